@@ -1,0 +1,108 @@
+"""The one exception tree of phoenix_actors.
+
+Protocol *outcomes* (a refused join, a push that timed out) are values, not
+exceptions; an exception means the call itself could not be made.
+
+::
+
+    PhoenixError
+    ├── InvalidArgumentError(ValueError)   a facade argument has a bad value
+    ├── InvalidTypeError(TypeError)        a facade argument has a bad type
+    ├── ProtocolError                      abstract: never raised directly
+    │   ├── LocalProtocolError             we were asked to send something illegal
+    │   └── RemoteProtocolError            the peer sent something illegal
+    │       └── FrameError                 bytes or text that are not a frame
+    ├── PayloadTooLargeError               a frame over the size limit
+    ├── TransportError                     the transport failed
+    │   ├── ConnectError                   could not open the connection
+    │   └── ConnectionLostError            an open connection went away
+    ├── AskTimeoutError(TimeoutError)      the facade's own wait expired
+    ├── UnknownTopicError                  no channel for that topic
+    └── ClientClosedError                  the client was stopped
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AskTimeoutError",
+    "ClientClosedError",
+    "ConnectError",
+    "ConnectionLostError",
+    "FrameError",
+    "InvalidArgumentError",
+    "InvalidTypeError",
+    "LocalProtocolError",
+    "PayloadTooLargeError",
+    "PhoenixError",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "TransportError",
+    "UnknownTopicError",
+]
+
+
+class PhoenixError(Exception):
+    """Base of every exception raised by phoenix_actors."""
+
+
+class InvalidArgumentError(PhoenixError, ValueError):
+    """A public call got an argument with a bad value (the message names the field)."""
+
+
+class InvalidTypeError(PhoenixError, TypeError):
+    """A public call got an argument of the wrong type (the message names the field)."""
+
+
+class ProtocolError(PhoenixError):
+    """Abstract base of protocol violations; raise a subclass, never this."""
+
+    def __init__(self, *args: object) -> None:
+        """Refuse direct construction, as h11 does for its ProtocolError."""
+        if type(self) is ProtocolError:
+            msg = "ProtocolError is abstract: raise LocalProtocolError or RemoteProtocolError"
+            raise TypeError(msg)
+        super().__init__(*args)
+
+
+class LocalProtocolError(ProtocolError):
+    """We were asked to send something the protocol does not allow.
+
+    Raised at the call site before anything is queued, so it has no other
+    consequence (for example a binary-frame field longer than 255 bytes).
+    """
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer sent something the protocol does not allow."""
+
+
+class FrameError(RemoteProtocolError):
+    """Bytes or text that do not decode to a Phoenix frame; the message says why."""
+
+
+class PayloadTooLargeError(PhoenixError):
+    """A frame is larger than the configured limit."""
+
+
+class TransportError(PhoenixError):
+    """The transport (websocket or long-poll) failed."""
+
+
+class ConnectError(TransportError):
+    """The connection could not be opened (refused, handshake rejected, TLS failure)."""
+
+
+class ConnectionLostError(TransportError):
+    """An open connection went away."""
+
+
+class AskTimeoutError(PhoenixError, TimeoutError):
+    """The facade's own wait for an answer expired (not a protocol timeout)."""
+
+
+class UnknownTopicError(PhoenixError):
+    """The operation names a topic the client has no channel for."""
+
+
+class ClientClosedError(PhoenixError):
+    """The client (or the actor the call needed) has been stopped."""
