@@ -21,6 +21,8 @@ a payload that is not JSON).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any, Final, NamedTuple, Protocol
 
@@ -136,6 +138,13 @@ class Serializer(Protocol):
         ...
 
 
+_Bytes = bytes | bytearray | memoryview
+_BYTES_TYPES: Final = (bytes, bytearray, memoryview)
+# Anything else a decoder may raise on hostile input: text that is not UTF-8
+# (a str with lone surrogates), nesting deeper than the recursion limit, and
+# input that is not bytes or str at all.
+_DECODE_ERRORS: Final = (msgspec.DecodeError, UnicodeError, RecursionError, TypeError)
+
 _json_encoder: Final = msgspec.json.Encoder()
 _v2_decoder: Final = msgspec.json.Decoder(Message)
 _v1_decoder: Final = msgspec.json.Decoder(_V1Message)
@@ -144,12 +153,21 @@ _v1_decoder: Final = msgspec.json.Decoder(_V1Message)
 def _encode_json(obj: object) -> bytes:
     try:
         return _json_encoder.encode(obj)
-    except (TypeError, ValueError, OverflowError) as exc:
+    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
         raise LocalProtocolError(f"payload is not JSON-encodable: {exc}") from exc
 
 
-def _field(value: str | None, name: str) -> bytes:
-    raw = b"" if value is None else value.encode()
+def _field(value: object, name: str) -> bytes:
+    if value is None:
+        return b""
+    if not isinstance(value, str):
+        raise LocalProtocolError(
+            f"{name} must be a str for a binary frame, not {type(value).__name__}"
+        )
+    try:
+        raw = value.encode()
+    except UnicodeEncodeError as exc:
+        raise LocalProtocolError(f"{name} is not valid Unicode: {exc}") from exc
     if len(raw) > BINARY_FIELD_MAX:
         msg = (
             f"{name} is {len(raw)} bytes in UTF-8; a binary frame field holds at most "
@@ -159,7 +177,7 @@ def _field(value: str | None, name: str) -> bytes:
     return raw
 
 
-def _binary(kind: int, fields: list[tuple[str | None, str]], payload: bytes) -> bytes:
+def _binary(kind: int, fields: Sequence[tuple[object, str]], payload: _Bytes) -> bytes:
     raws = [_field(value, name) for value, name in fields]
     return b"".join([bytes([kind, *(len(r) for r in raws)]), *raws, payload])
 
@@ -179,38 +197,33 @@ def _split(data: bytes, offset: int, sizes: list[int]) -> tuple[list[str], int]:
     return out, offset
 
 
+# (kind, receiving role) -> how many one-byte field lengths follow the kind byte
+_BINARY_FIELD_COUNTS: Final = {
+    (BinaryKind.PUSH, Role.SERVER): 4,  # client -> server push: join_ref, ref, topic, event
+    (BinaryKind.PUSH, Role.CLIENT): 3,  # server -> client push has no ref: join_ref, topic, event
+    (BinaryKind.REPLY, Role.CLIENT): 4,  # join_ref, ref, topic, status
+    (BinaryKind.BROADCAST, Role.CLIENT): 2,  # topic, event
+}
+
+
 def _decode_binary(data: bytes, role: Role) -> Message:
     if not data:
         raise FrameError("empty binary frame")
     kind = data[0]
-    if kind == BinaryKind.PUSH and role is Role.SERVER:
-        # client -> server push: join_ref, ref, topic, event
-        n = 4
-    elif kind == BinaryKind.PUSH:
-        # server -> client push has no ref: join_ref, topic, event
-        n = 3
-    elif kind == BinaryKind.REPLY and role is Role.CLIENT:
-        n = 4
-    elif kind == BinaryKind.BROADCAST and role is Role.CLIENT:
-        n = 2
-    else:
-        side = "server" if role is Role.SERVER else "client"
-        raise FrameError(f"binary frame kind {kind} is not one a {side} receives")
+    n = _BINARY_FIELD_COUNTS.get((kind, role))
+    if n is None:
+        raise FrameError(f"binary frame kind {kind} is not one a {role} receives")
     if len(data) < 1 + n:
         raise FrameError(f"binary frame truncated: header needs {1 + n} bytes, has {len(data)}")
     fields, offset = _split(data, 1 + n, list(data[1 : 1 + n]))
     payload = data[offset:]
     if kind == BinaryKind.BROADCAST:
-        return Message(None, None, fields[0], fields[1], payload)
+        topic, event = fields
+        return Message(None, None, topic, event, payload)
     if kind == BinaryKind.REPLY:
         join_ref, ref, topic, status = fields
-        return Message(
-            join_ref or None,
-            ref or None,
-            topic,
-            "phx_reply",
-            {"status": status, "response": payload},
-        )
+        reply = {"status": status, "response": payload}
+        return Message(join_ref or None, ref or None, topic, Event.REPLY.value, reply)
     if n == 4:
         join_ref, ref, topic, event = fields
         return Message(join_ref or None, ref or None, topic, event, payload)
@@ -223,8 +236,10 @@ def _encode_binary(msg: Message, role: Role) -> bytes:
     if role is Role.CLIENT:
         fields = [(msg.join_ref, "join_ref"), (msg.ref, "ref"), (msg.topic, "topic")]
         return _binary(BinaryKind.PUSH, [*fields, (msg.event, "event")], payload)
-    if msg.event == Event.REPLY:
-        status = payload["status"]
+    if not isinstance(payload, _BYTES_TYPES):  # a reply {status, response: bytes}
+        status = payload.get("status")
+        if not isinstance(status, str):
+            raise LocalProtocolError("a binary phx_reply needs a str status")
         fields = [(msg.join_ref, "join_ref"), (msg.ref, "ref"), (msg.topic, "topic")]
         return _binary(BinaryKind.REPLY, [*fields, (status, "status")], payload["response"])
     if msg.join_ref is None and msg.ref is None:
@@ -233,24 +248,18 @@ def _encode_binary(msg: Message, role: Role) -> bytes:
     return _binary(BinaryKind.PUSH, fields, payload)
 
 
-def _is_binary(msg: Message) -> bool:
+def _is_binary(msg: Message, role: Role) -> bool:
     payload = msg.payload
-    if isinstance(payload, bytes | bytearray | memoryview):
+    if isinstance(payload, _BYTES_TYPES):
         return True
-    # a server reply whose response is raw bytes goes out as binary kind 1
+    # Only the server sends replies; one whose response is raw bytes goes out
+    # as binary kind 1 (phoenix.js sends binary only for a bytes payload).
     return (
-        msg.event == Event.REPLY
+        role is Role.SERVER
+        and msg.event == Event.REPLY
         and isinstance(payload, dict)
-        and isinstance(payload.get("response"), bytes | bytearray | memoryview)
+        and isinstance(payload.get("response"), _BYTES_TYPES)
     )
-
-
-def _check_binary_reply(msg: Message) -> None:
-    payload = msg.payload
-    if msg.event == Event.REPLY and isinstance(payload, dict):
-        status = payload.get("status")
-        if not isinstance(status, str):
-            raise LocalProtocolError("a binary phx_reply needs a string status")
 
 
 class V2JSONSerializer:
@@ -275,13 +284,13 @@ class V2JSONSerializer:
             LocalProtocolError: a binary field over 255 bytes, or a payload
                 that is not JSON-encodable.
         """
-        if _is_binary(msg):
-            if self.role is Role.SERVER:
-                _check_binary_reply(msg)
+        if _is_binary(msg, self.role):
             return WireFrame(_encode_binary(msg, self.role), binary=True)
         return WireFrame(_encode_json(msg), binary=False)
 
-    def decode(self, data: bytes | str, *, binary: bool = False) -> Message:
+    def decode(
+        self, data: bytes | bytearray | memoryview | str, *, binary: bool = False
+    ) -> Message:
         """Decode one frame; ``binary`` says it arrived as a binary websocket frame.
 
         Raises:
@@ -290,12 +299,12 @@ class V2JSONSerializer:
         if binary:
             if isinstance(data, str):
                 raise FrameError("a binary frame must be bytes")
+            if not isinstance(data, bytes):
+                data = bytes(data)  # the payload must come out as bytes
             return _decode_binary(data, self.role)
         try:
             return _v2_decoder.decode(data)
-        except msgspec.DecodeError as exc:
-            raise FrameError(f"not a V2 frame: {exc}") from exc
-        except UnicodeError as exc:  # a str with lone surrogates
+        except _DECODE_ERRORS as exc:
             raise FrameError(f"not a V2 frame: {exc}") from exc
 
 
@@ -316,13 +325,15 @@ class V1JSONSerializer:
             LocalProtocolError: a bytes payload (V1 has no binary frames), or
                 a payload that is not JSON-encodable.
         """
-        if _is_binary(msg):
+        if _is_binary(msg, self.role):
             raise LocalProtocolError("the V1 serializer cannot send binary payloads")
         join_ref = msg.join_ref if self.role is Role.CLIENT else None
         out = _V1Out(msg.topic, msg.event, msg.payload, msg.ref, join_ref)
         return WireFrame(_encode_json(out), binary=False)
 
-    def decode(self, data: bytes | str, *, binary: bool = False) -> Message:
+    def decode(
+        self, data: bytes | bytearray | memoryview | str, *, binary: bool = False
+    ) -> Message:
         """Decode one V1 object frame.
 
         Raises:
@@ -332,23 +343,59 @@ class V1JSONSerializer:
             raise FrameError("the V1 serializer has no binary frames")
         try:
             m = _v1_decoder.decode(data)
-        except msgspec.DecodeError as exc:
-            raise FrameError(f"not a V1 frame: {exc}") from exc
-        except UnicodeError as exc:
+        except _DECODE_ERRORS as exc:
             raise FrameError(f"not a V1 frame: {exc}") from exc
         return Message(m.join_ref, m.ref, m.topic, m.event, m.payload)
 
 
+_SEMVER_IDENTIFIER: Final = re.compile(r"[0-9A-Za-z-]+")
+_SEMVER_NUMBER: Final = re.compile(r"0|[1-9][0-9]*")
+
+
+def _parse_version(vsn: str) -> tuple[int, int, int, bool] | None:
+    """Elixir ``Version.parse``: ``(major, minor, patch, has_pre)``, or None if invalid.
+
+    ``MAJOR.MINOR.PATCH`` of ASCII digits without leading zeros, then an
+    optional ``-pre`` and ``+build`` of dot-separated ``[0-9A-Za-z-]``
+    identifiers (numeric pre-release identifiers without leading zeros).
+    """
+    version_pre, plus, build = vsn.partition("+")
+    version, dash, pre = version_pre.partition("-")
+    numbers = version.split(".")
+    if len(numbers) != 3 or not all(_SEMVER_NUMBER.fullmatch(n) for n in numbers):
+        return None
+    for part, present in ((pre, dash), (build, plus)):
+        if present and not all(_SEMVER_IDENTIFIER.fullmatch(i) for i in part.split(".")):
+            return None
+    if dash and any(i.isdigit() and len(i) > 1 and i[0] == "0" for i in pre.split(".")):
+        return None
+    major, minor, patch = (int(n) for n in numbers)
+    return major, minor, patch, bool(dash)
+
+
 def serializer_for(vsn: str, role: Role = Role.CLIENT) -> V1JSONSerializer | V2JSONSerializer:
-    """Return the serializer for a ``vsn`` (``1.x`` or ``2.x``), as Phoenix matches it.
+    """Return the serializer for a ``vsn``, matched as Phoenix matches it.
+
+    Phoenix parses ``vsn`` with Elixir ``Version.parse`` and picks V1 for
+    ``~> 1.0.0`` and V2 for ``~> 2.0.0``, that is ``>= X.0.0 and < X.1.0``,
+    pre-releases allowed: ``"2.0.0"``, ``"2.0.7"``, ``"2.0.1-rc.1"`` and
+    ``"2.0.0+build"`` are V2; ``"2.0.0-rc.1"`` (below 2.0.0), ``"2.1.0"``,
+    ``"2.0"`` and ``"02.0.0"`` are refused (HTTP 403 on a Phoenix server).
+    A client that sends no vsn is treated as ``"1.0.0"``.
 
     Raises:
-        FrameError: the version is neither ``~> 1.0`` nor ``~> 2.0``.
+        FrameError: the version is not valid, or matches neither requirement.
     """
-    major, _, rest = vsn.partition(".")
-    minor = rest.partition(".")[0]
-    if minor == "0" and major == "2":
-        return V2JSONSerializer(role)
-    if minor == "0" and major == "1":
-        return V1JSONSerializer(role)
-    raise FrameError(f"unsupported serializer version {vsn!r}")
+    parsed = _parse_version(vsn) if isinstance(vsn, str) else None
+    if parsed is None:
+        raise FrameError(f"invalid serializer version {vsn!r}")
+    major, minor, patch, has_pre = parsed
+    # ~> X.0.0 means >= X.0.0 and < X.1.0-0: X.0.0-pre sorts below X.0.0
+    if minor == 0 and not (patch == 0 and has_pre):
+        if major == 2:
+            return V2JSONSerializer(role)
+        if major == 1:
+            return V1JSONSerializer(role)
+    raise FrameError(
+        f"unsupported serializer version {vsn!r}: Phoenix speaks ~> 1.0.0 and ~> 2.0.0"
+    )
