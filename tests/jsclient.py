@@ -10,7 +10,7 @@ Byte payloads are ``{"$bytes": base64}`` both ways; :func:`as_bytes` and
 :func:`b64` convert.
 
 Use the ``js_client`` fixture (import it into a test module with
-``from tests.jsclient import js_client  # noqa: F401``): it returns a factory and
+``from tests.jsclient import js_client_fixture  # noqa: F401``): it returns a factory and
 closes every client it made when the test ends, so no thread is left behind.
 """
 
@@ -24,11 +24,14 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import pytest
 
 from tests.node import JS_DIR, NODE
+
+if TYPE_CHECKING:
+    from phoenix_actors.server import LoopbackServer
 
 Event = dict[str, Any]
 """One decoded event line from the driver (``type``, ``seq``, ``t`` and fields)."""
@@ -253,8 +256,8 @@ class JsClient:
 JsClientFactory = Callable[..., JsClient]
 
 
-@pytest.fixture
-def js_client() -> Iterator[JsClientFactory]:
+@pytest.fixture(name="js_client")
+def js_client_fixture() -> Iterator[JsClientFactory]:
     """A factory of :class:`JsClient`; every client made is closed after the test."""
     made: list[JsClient] = []
 
@@ -266,3 +269,59 @@ def js_client() -> Iterator[JsClientFactory]:
     yield make
     for client in made:
         client.close()
+
+
+@pytest.fixture(name="loopback_server")
+def loopback_server_fixture() -> Iterator[LoopbackServer]:
+    """A :class:`~phoenix_actors.server.LoopbackServer` with the demo channels, on a free port."""
+    from phoenix_actors.server import LoopbackServer  # noqa: PLC0415 (tests of the driver need none)
+
+    with LoopbackServer() as server:
+        yield server
+
+
+# -- helpers for the conformance tests ------------------------------------------------
+
+
+def open_socket(js: JsClient, url: str, *, socket: str = "s", **options: Any) -> Event:
+    """Create socket ``socket`` on ``url`` with phoenix.js ``options``, connect, wait for open."""
+    mark = js.mark()
+    js.send("socket", socket=socket, url=url, **options)
+    js.send("connect", socket=socket)
+    return js.wait_for("open", after=mark, socket=socket)
+
+
+def join(
+    js: JsClient,
+    channel: str,
+    topic: str,
+    params: dict[str, Any] | None = None,
+    *,
+    socket: str = "s",
+    **options: Any,
+) -> Event:
+    """Create channel ``channel`` on ``topic``, join it, return the first join reply."""
+    mark = js.mark()
+    js.send("channel", socket=socket, channel=channel, topic=topic, params=params or {})
+    js.send("join", channel=channel, **options)
+    return js.wait_for("join_reply", after=mark, channel=channel)
+
+
+def push(
+    js: JsClient,
+    channel: str,
+    event: str,
+    payload: Any = None,
+    **options: Any,
+) -> Event:
+    """Push ``event`` on ``channel`` and return its reply (ok, error or timeout)."""
+    push_id = f"p{next(_counter)}"
+    js.send(
+        "push",
+        channel=channel,
+        event=event,
+        payload={} if payload is None else payload,
+        push_id=push_id,
+        **options,
+    )
+    return js.wait_for("push_reply", push_id=push_id)
