@@ -91,6 +91,11 @@ class TransportError(PhoenixError):
 class ConnectError(TransportError):
     """The connection could not be opened (refused, handshake rejected, TLS failure)."""
 
+    status: int | None = None
+    """HTTP status of a rejected handshake (403 when the server's connect refused)."""
+    tls: bool = False
+    """True when TLS failed (for example certificate verification)."""
+
 
 class ConnectionLostError(TransportError):
     """An open connection went away."""

@@ -1,0 +1,295 @@
+"""ChannelActor: one per topic; join, leave, rejoin, the push buffer, replies.
+
+Decisions come from :class:`~phoenix_actors.protocol.channel.ChannelCore`;
+this actor carries out its effects. Frames for its topic arrive straight
+from the transport's reader thread.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pykka
+
+from phoenix_actors.actors.runtime import Runtime, log
+from phoenix_actors.actors.scheduler import ArmTimer, CancelOwner, CancelTimer
+from phoenix_actors.actors.socket import EnsureConnected, SocketClosedNotice, SocketOpenedNotice
+from phoenix_actors.errors import ClientClosedError, LocalProtocolError
+from phoenix_actors.messages import (
+    AddEvents,
+    DropEvents,
+    DropPush,
+    DropQueuedPush,
+    DropTimeoutPush,
+    Join,
+    Leave,
+    Match,
+    Push,
+    PushError,
+)
+from phoenix_actors.protocol.channel import (
+    Arm,
+    Cancel,
+    ChannelCore,
+    ChannelStatus,
+    Effect,
+    Emit,
+    Finished,
+    Forward,
+    NeedSocket,
+    Resolve,
+    Send,
+)
+from phoenix_actors.protocol.frames import Message
+from phoenix_actors.protocol.schedule import make_schedule, rejoin_after
+
+__all__ = [
+    "Call",
+    "ChannelActor",
+    "ChannelInfo",
+    "GetChannelInfo",
+    "GetCountdown",
+    "GetPushes",
+    "Rearm",
+]
+
+
+class Call(msgspec.Struct, frozen=True):
+    """A command whose outcome completes ``reply_to`` later (the facade's ask)."""
+
+    command: Any
+    reply_to: Any
+
+
+class GetChannelInfo(msgspec.Struct, frozen=True):
+    """Ask for the channel's :class:`ChannelInfo`."""
+
+
+class ChannelInfo(msgspec.Struct, frozen=True):
+    """A snapshot of one channel for the facade's queries."""
+
+    topic: str
+    status: str
+    queued: bool
+    joined: bool
+
+
+class GetPushes(msgspec.Struct, frozen=True):
+    """Ask for the pushes in ``where`` ("queued", "in_flight", "timed_out")."""
+
+    where: str
+
+
+class GetCountdown(msgspec.Struct, frozen=True):
+    """Ask for the seconds until the first matching push retries."""
+
+    match: Match
+
+
+class Rearm(msgspec.Struct, frozen=True):
+    """Arm every timer again (after the scheduler restarted)."""
+
+
+class _ChannelTimer(msgspec.Struct, frozen=True):
+    name: str
+    at: float
+
+
+class ChannelActor(pykka.ThreadingActor):
+    """The channel of one topic."""
+
+    def __init__(self, runtime: Runtime, topic: str, core: ChannelCore | None = None) -> None:
+        """Create the actor; ``core`` carries the state of a crashed predecessor."""
+        super().__init__()
+        self.rt = runtime
+        self.topic = topic
+        self.owner = f"channel:{topic}"
+        self.restarted = core is not None
+        self.retiring = False
+        if core is None:
+            core = ChannelCore(
+                topic,
+                runtime.refs,
+                default_timeout=runtime.default_timeout,
+                rejoin_schedule=make_schedule(runtime.option("rejoin_after", None), rejoin_after),
+            )
+            config = runtime.join_configs.get(topic)
+            if config is not None and config.events not in (msgspec.UNSET, None):
+                core.filter.only = set(config.events)
+        self.core = core
+
+    def on_start(self) -> None:
+        """Learn whether the socket is open; after a restart, rejoin if wanted."""
+        self.core.socket_open = self.rt.wire.open
+        if self.restarted:
+            if self.core.wants_join:
+                self._run(self.core.join(self.rt.clock.now()))
+
+    def on_stop(self) -> None:
+        """Cancel timers; hand on (or fail) what is still in the inbox, so nothing is lost."""
+        rt = self.rt
+        rt.tell(rt.scheduler, CancelOwner(self.owner))
+        closed = ClientClosedError("the client stopped before this was answered")
+        for call in self.core.pending_calls():
+            call.set_exception(exc_info=(ClientClosedError, closed, None))
+        while not self.actor_inbox.empty():
+            envelope = self.actor_inbox.get()
+            message = envelope.message
+            if self.retiring and _is_command(message):
+                from phoenix_actors.actors.supervisor import Reroute  # noqa: PLC0415
+
+                if rt.tell(rt.supervisor, Reroute(self.topic, message)):
+                    continue
+            if isinstance(message, Call):
+                message.reply_to.set_exception(exc_info=(ClientClosedError, closed, None))
+            if envelope.reply_to is not None:
+                envelope.reply_to.set_exception(exc_info=(ClientClosedError, closed, None))
+
+    def on_failure(self, *args: object) -> None:
+        """Report the crash (with the state to restart from) to the supervisor."""
+        from phoenix_actors.actors.supervisor import ChildFailed  # noqa: PLC0415
+
+        self.rt.tell(self.rt.scheduler, CancelOwner(self.owner))
+        self.core.reset_for_restart()
+        self.rt.tell(
+            self.rt.supervisor, ChildFailed("channel", self.topic, repr(args[1]), self.core)
+        )
+
+    def on_receive(self, message: Any) -> Any:
+        """Dispatch frames, commands, queries, socket notices and timers."""
+        core = self.core
+        now = self.rt.clock.now()
+        if self.retiring and _is_command(message):
+            # closed for good: a fresh ChannelActor takes over this topic
+            from phoenix_actors.actors.supervisor import Reroute  # noqa: PLC0415
+
+            self.rt.tell(self.rt.supervisor, Reroute(self.topic, message))
+            return None
+        match message:
+            case Message():
+                self._run(core.receive(now, message))
+            case Call(command=Push() as push, reply_to=fut):
+                self._run(core.push(now, push, fut))
+            case Push():
+                self._run(core.push(now, message))
+            case _ChannelTimer(name=name, at=at):
+                self._run(core.timer(now, name, at))
+            case Call(command=Join() as join, reply_to=fut):
+                self._join(now, join, fut)
+            case Join():
+                self._join(now, message, None)
+            case Call(command=Leave() as leave, reply_to=fut):
+                self._leave(now, leave, fut)
+            case Leave():
+                self._leave(now, message, None)
+            case SocketOpenedNotice():
+                self._run(core.socket_opened(now))
+            case SocketClosedNotice(reason=reason):
+                self._run(core.socket_closed(now, reason))
+            case AddEvents(events=events):
+                core.filter.add(events)
+            case DropEvents(events=events):
+                core.filter.drop(events)
+            case DropPush(match=match):
+                return core.drop(match, ("queued", "timed_out", "in_flight"))
+            case DropQueuedPush(match=match):
+                return core.drop(match, ("queued",))
+            case DropTimeoutPush(match=match):
+                return core.drop(match, ("timed_out",))
+            case GetChannelInfo():
+                return ChannelInfo(
+                    topic=self.topic,
+                    status=str(core.status),
+                    queued=core.queued,
+                    joined=core.status is ChannelStatus.JOINED,
+                )
+            case GetPushes(where=where):
+                return list(core.pushes(where))  # type: ignore[arg-type]
+            case GetCountdown(match=match):
+                return core.countdown(match, now)
+            case Rearm():
+                for name, at in core.armed_timers():
+                    self._run([Arm(name, at)])
+            case _:
+                log.warning("channel %s: unknown message %r", self.topic, type(message).__name__)
+        return None
+
+    def _join(self, now: float, join: Join, fut: Any) -> None:
+        config = self.rt.join_configs.get(self.topic)
+        payload = _pick(join.payload, config and config.payload, {})
+        timeout = _pick(join.timeout, config and config.timeout, None)
+        events = join.events
+        if events is msgspec.UNSET and config is not None:
+            events = config.events
+        if events is not msgspec.UNSET:
+            self.core.filter.only = None if events is None else set(events)
+        self._run(self.core.join(now, payload=payload, timeout=timeout, call=fut))
+
+    def _leave(self, now: float, leave: Leave, fut: Any) -> None:
+        config = self.rt.leave_configs.get(self.topic)
+        timeout = leave.timeout if leave.timeout is not None else (config and config.timeout)
+        self._run(self.core.leave(now, timeout=timeout or None, call=fut))
+
+    def _run(self, effects: list[Effect]) -> None:
+        rt = self.rt
+        sends: list[Message] = []
+        for eff in effects:
+            match eff:
+                case Send(message=msg):
+                    sends.append(msg)
+                case Emit(event=event):
+                    self._flush(sends)
+                    rt.bus.emit(event)
+                case Resolve(call=call, result=result):
+                    call.set(result)
+                case Arm(name=name, at=at):
+                    timer = _ChannelTimer(name, at)
+                    rt.tell(rt.scheduler, ArmTimer(self.owner, name, at, self.actor_ref, timer))
+                case Cancel(name=name):
+                    rt.tell(rt.scheduler, CancelTimer(self.owner, name))
+                case Forward(message=msg, join_ref=join_ref):
+                    from phoenix_actors.actors.presence import PresenceFrame  # noqa: PLC0415
+
+                    rt.tell(rt.presence, PresenceFrame(self.topic, msg, join_ref))
+                case NeedSocket():
+                    rt.tell(rt.socket, EnsureConnected())
+                case Finished():
+                    self.retiring = True
+                    from phoenix_actors.actors.supervisor import ChannelFinished  # noqa: PLC0415
+
+                    rt.tell(rt.supervisor, ChannelFinished(self.topic, self.actor_urn))
+        self._flush(sends)
+
+    def _flush(self, sends: list[Message]) -> None:
+        if not sends:
+            return
+        batch = list(sends)
+        sends.clear()
+        try:
+            if len(batch) == 1:
+                self.rt.wire.send(batch[0])
+            else:
+                self.rt.wire.send_many(batch)
+        except LocalProtocolError as exc:
+            # only a payload the facade could not check (e.g. a binary field too long)
+            log.warning("channel %s: cannot encode a frame: %s", self.topic, exc)
+            for msg in batch:
+                push = Push(self.topic, msg.event, payload={})
+                self.rt.bus.emit(
+                    PushError(push=push, response={"reason": str(exc)}, status="local")
+                )
+
+
+def _is_command(message: object) -> bool:
+    """Whether ``message`` is a user command (to hand on), not a frame or a timer."""
+    return isinstance(message, Call | Push | Join | Leave | AddEvents | DropEvents)
+
+
+def _pick(*values: Any) -> Any:
+    """The first value that is set (not UNSET and not None-for-missing-config)."""
+    *candidates, default = values
+    for value in candidates:
+        if value is not msgspec.UNSET and value is not None:
+            return value
+    return default

@@ -1,0 +1,114 @@
+"""PresenceActor: the presence state of every topic, on the pure tracker.
+
+Channels forward ``presence_state`` / ``presence_diff`` frames here with
+their current join_ref; the tracker (phoenix.js ``Presence`` semantics) holds
+diffs until the current join's state arrives.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pykka
+
+from phoenix_actors.actors.runtime import Runtime, log
+from phoenix_actors.errors import RemoteProtocolError
+from phoenix_actors.messages import (
+    GetLastPresenceJoin,
+    GetLastPresenceLeave,
+    GetPresenceDiffs,
+    GetPresenceJoins,
+    GetPresenceLeaves,
+    GetPresenceState,
+    InternalError,
+    PresenceDiffReceived,
+    PresenceJoined,
+    PresenceLeft,
+    PresenceStateReceived,
+)
+from phoenix_actors.protocol import presence as core
+from phoenix_actors.protocol.frames import Message
+
+__all__ = ["ForgetTopic", "PresenceActor", "PresenceFrame"]
+
+
+class PresenceFrame(msgspec.Struct, frozen=True):
+    """A presence frame for ``topic``, with the channel's join_ref when it arrived."""
+
+    topic: str
+    message: Message
+    join_ref: str | None
+
+
+class ForgetTopic(msgspec.Struct, frozen=True):
+    """Drop the presence of ``topic`` (its channel was left or closed)."""
+
+    topic: str
+
+
+class PresenceActor(pykka.ThreadingActor):
+    """Holds one :class:`~phoenix_actors.protocol.presence.PresenceTracker` per topic."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        """Create an actor with no topics."""
+        super().__init__()
+        self.rt = runtime
+        self.trackers: dict[str, core.PresenceTracker] = {}
+
+    def on_failure(self, *args: object) -> None:
+        """Report the crash to the supervisor."""
+        from phoenix_actors.actors.supervisor import ChildFailed  # noqa: PLC0415
+
+        self.rt.tell(self.rt.supervisor, ChildFailed("presence", None, repr(args[1]), None))
+
+    def on_receive(self, message: Any) -> Any:
+        """Apply frames and answer the presence queries."""
+        match message:
+            case PresenceFrame():
+                self._apply(message)
+            case ForgetTopic(topic=topic):
+                self.trackers.pop(topic, None)
+            case GetPresenceState(topic=topic):
+                return self._tracker(topic).presences()
+            case GetPresenceDiffs(topic=topic):
+                return list(self._tracker(topic).diffs)
+            case GetPresenceJoins(topic=topic):
+                return list(self._tracker(topic).joins)
+            case GetPresenceLeaves(topic=topic):
+                return list(self._tracker(topic).leaves)
+            case GetLastPresenceJoin(topic=topic):
+                return self._tracker(topic).last_join
+            case GetLastPresenceLeave(topic=topic):
+                return self._tracker(topic).last_leave
+            case _:
+                log.warning("presence: unknown message %r", type(message).__name__)
+        return None
+
+    def _tracker(self, topic: str) -> core.PresenceTracker:
+        return self.trackers.get(topic) or core.PresenceTracker()
+
+    def _apply(self, frame: PresenceFrame) -> None:
+        topic, msg = frame.topic, frame.message
+        tracker = self._tracker(topic)
+        try:
+            tracker, events = core.handle_event(tracker, msg.event, msg.payload, frame.join_ref)
+        except RemoteProtocolError as exc:
+            self.rt.bus.emit(
+                InternalError(
+                    reason=f"bad {msg.event}: {exc}", error="RemoteProtocolError", topic=topic
+                )
+            )
+            return
+        self.trackers[topic] = tracker
+        emit = self.rt.bus.emit
+        if events and msg.event == tracker.diff_event and tracker.diffs:
+            emit(PresenceDiffReceived(topic=topic, diff=tracker.diffs[-1]))
+        for event in events:
+            match event:
+                case core.PresenceJoined(current=current, joined=joined):
+                    emit(PresenceJoined(topic=topic, presence=joined, current=current))
+                case core.PresenceLeft(current=current, left=left):
+                    emit(PresenceLeft(topic=topic, presence=left, current=current))
+                case core.PresenceSynced(presences=presences):
+                    emit(PresenceStateReceived(topic=topic, presences=presences))

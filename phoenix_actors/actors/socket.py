@@ -1,0 +1,391 @@
+"""SocketActor: one transport at a time, heartbeats, reconnects.
+
+Decisions come from :class:`~phoenix_actors.protocol.socket.SocketCore`; this
+actor carries out its effects. The transport's reader thread runs
+:class:`_Sink`, which only decodes frames and tells them on: channel frames
+straight to their ChannelActor (one hop), ``phoenix`` topic replies and
+lifecycle callbacks to this actor.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import msgspec
+import pykka
+
+from phoenix_actors.actors.runtime import Runtime, frame_log, log
+from phoenix_actors.actors.scheduler import ArmTimer, CancelTimer
+from phoenix_actors.errors import ConnectError, FrameError, PhoenixError, TransportError
+from phoenix_actors.messages import (
+    AddConnectOptions,
+    Connect,
+    ConnectOptions,
+    Disconnect,
+    GetConnectionState,
+    GetDisconnectReason,
+    GetEndpointURL,
+    GetIsConnected,
+    GetProtocol,
+    GetSocketState,
+    GetSocketStateString,
+    InternalError,
+    Log,
+    SetConnectOptions,
+    SetConnectParams,
+    SocketClosed,
+    SocketError,
+    SocketOpened,
+    SocketState,
+    SocketStateChanged,
+    StartLogging,
+    StopLogging,
+)
+from phoenix_actors.protocol.frames import PHOENIX_TOPIC, Message, Role, serializer_for
+from phoenix_actors.protocol.schedule import make_schedule, reconnect_after
+from phoenix_actors.protocol.socket import (
+    CloseTransport,
+    ConnState,
+    HeartbeatTimedOut,
+    NotifyChannels,
+    OpenTransport,
+    Rearm,
+    SendFrame,
+    SocketCore,
+    SocketEffect,
+    Stop,
+)
+from phoenix_actors.protocol.url import auth_token_protocols, endpoint_url
+from phoenix_actors.transport.base import Transport, TransportOptions
+
+__all__ = ["EnsureConnected", "SocketActor", "SocketClosedNotice", "SocketOpenedNotice"]
+
+_STATE = {
+    ConnState.CONNECTING: SocketState.CONNECTING,
+    ConnState.OPEN: SocketState.CONNECTED,
+    ConnState.CLOSING: SocketState.DISCONNECTING,
+    ConnState.CLOSED: SocketState.DISCONNECTED,
+}
+
+
+class EnsureConnected(msgspec.Struct, frozen=True):
+    """A channel wants the socket: connect unless already connecting or open."""
+
+
+class SocketOpenedNotice(msgspec.Struct, frozen=True):
+    """Told to every channel when the socket opens."""
+
+
+class SocketClosedNotice(msgspec.Struct, frozen=True):
+    """Told to every channel when the socket goes away."""
+
+    reason: str
+
+
+class _Opened(msgspec.Struct, frozen=True):
+    transport: Any
+
+
+class _Closed(msgspec.Struct, frozen=True):
+    transport: Any
+    code: int
+    reason: str
+    clean: bool
+
+
+class _Failed(msgspec.Struct, frozen=True):
+    transport: Any
+    error: Any
+
+
+class _PhoenixReply(msgspec.Struct, frozen=True):
+    message: Message
+
+
+class _SocketTimer(msgspec.Struct, frozen=True):
+    name: str
+    at: float
+
+
+class _Sink:
+    """Runs on the transport's reader thread: decode, then tell. Nothing else."""
+
+    def __init__(self, rt: Runtime, socket: pykka.ActorRef[Any], serializer: Any) -> None:
+        self.rt = rt
+        self.socket = socket
+        self.decode = serializer.decode
+
+    def on_open(self, transport: Transport) -> None:
+        self.rt.tell(self.socket, _Opened(transport))
+
+    def on_message(self, transport: Transport, data: bytes, binary: bool) -> None:  # noqa: FBT001
+        del transport
+        try:
+            msg: Message = self.decode(data, binary=binary)
+        except FrameError as exc:
+            log.warning("malformed frame from the server: %s", exc)
+            self.rt.bus.emit(InternalError(reason=f"malformed frame: {exc}", error="FrameError"))
+            return
+        if self.rt.wire.log_frames:
+            frame_log.debug("receive %s %s (%s) %r", msg.topic, msg.event, msg.ref, msg.payload)
+        if msg.topic == PHOENIX_TOPIC:
+            self.rt.tell(self.socket, _PhoenixReply(msg))
+            return
+        channel = self.rt.registry.get(msg.topic)
+        if channel is None or not self.rt.tell(channel, msg):
+            log.debug("frame for topic %r, which has no channel: dropped", msg.topic)
+
+    def on_error(self, transport: Transport, error: TransportError) -> None:
+        self.rt.tell(self.socket, _Failed(transport, error))
+
+    def on_close(self, transport: Transport, code: int, reason: str, clean: bool) -> None:  # noqa: FBT001
+        self.rt.tell(self.socket, _Closed(transport, code, reason, clean))
+
+
+def _public_url(url: str) -> str:
+    """``url`` without its query string: params (tokens) never reach events or logs."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+class SocketActor(pykka.ThreadingActor):
+    """Owns the transport; runs heartbeats and the reconnect schedule."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        """Create the socket actor (it connects only when asked)."""
+        super().__init__()
+        self.rt = runtime
+        self.core = self._new_core()
+        self.transport: Transport | None = None
+        self._retired: list[Transport] = []
+        self._url = ""
+
+    def _new_core(self) -> SocketCore:
+        rt = self.rt
+        schedule = make_schedule(rt.option("reconnect_after", None), reconnect_after)
+        return SocketCore(
+            rt.refs,
+            heartbeat_interval=float(rt.option("heartbeat_interval", 30.0)),
+            reconnect_schedule=schedule,
+        )
+
+    # --- lifecycle -----------------------------------------------------------------
+
+    def on_stop(self) -> None:
+        """Close the transport and wait (bounded) for every reader thread to end."""
+        self._close_transport(1000, "client stopped")
+        for transport in self._retired:
+            if not transport.join(5.0):
+                log.warning("transport thread did not stop within 5 s")
+        self._retired.clear()
+
+    def on_failure(self, *args: object) -> None:
+        """Close the transport, then report the crash to the supervisor."""
+        self.on_stop()
+        from phoenix_actors.actors.supervisor import ChildFailed  # noqa: PLC0415
+
+        wanted = self.core.state is not ConnState.CLOSED and not self.core.close_was_clean
+        self.rt.tell(self.rt.supervisor, ChildFailed("socket", None, repr(args[1]), wanted))
+
+    # --- messages ------------------------------------------------------------------
+
+    def on_receive(self, message: Any) -> Any:
+        """Dispatch commands, queries, transport callbacks and timers."""
+        now = self.rt.clock.now()
+        match message:
+            case _PhoenixReply(message=msg):
+                self._run(self.core.heartbeat_reply(now, msg.ref))
+            case _SocketTimer(name=name):
+                self._run(self.core.timer(now, name))
+            case _Opened(transport=t) if t is self.transport:
+                self.rt.wire.open = True
+                self._emit_state()
+                self.rt.bus.emit(SocketOpened(url=_public_url(self._url)))
+                self._run(self.core.opened(now))
+            case _Failed(transport=t, error=err) if t is self.transport:
+                status = getattr(err, "status", None) if isinstance(err, ConnectError) else None
+                self.rt.bus.emit(
+                    SocketError(reason=str(err), error=type(err).__name__, status=status)
+                )
+            case _Closed(transport=t, code=code, reason=reason, clean=clean) if t is self.transport:
+                self._detach()
+                effects = self.core.closed(now, code, reason)
+                self._run(effects)
+                self.rt.bus.emit(
+                    SocketClosed(
+                        code=code,
+                        reason=reason,
+                        was_clean=clean,
+                        will_reconnect=self.core.reconnect_at is not None,
+                        reconnect_in=self._reconnect_in(now),
+                    )
+                )
+                self._emit_state()
+            case _Opened() | _Failed() | _Closed():
+                pass  # a callback from a transport we already let go of
+            case Connect() | EnsureConnected():
+                self._run(self.core.connect(now))
+            case Disconnect(code=code, reason=reason):
+                was = self.core.state
+                self._run(self.core.disconnect(now, code or 1000, reason))
+                if was is not ConnState.CLOSED:
+                    self.rt.bus.emit(
+                        SocketClosed(
+                            code=code or 1000, reason=reason, was_clean=True, will_reconnect=False
+                        )
+                    )
+                    self._emit_state()
+            case SetConnectOptions(options=options):
+                self._set_options(options)
+            case AddConnectOptions(options=options):
+                self._set_options(self.rt.options.merged(options))
+            case SetConnectParams(params=params):
+                self.rt.params = params
+            case StartLogging():
+                self.rt.wire.log_frames = True
+                _enable_logging()
+            case StopLogging():
+                self.rt.wire.log_frames = False
+            case Log(level=level, label=label, data=data):
+                if self.rt.wire.log_frames:
+                    log.log(_level(level), "%s: %r", label, data)
+            case GetSocketState():
+                return _STATE[self.core.state]
+            case GetSocketStateString():
+                return str(_STATE[self.core.state])
+            case GetIsConnected():
+                return self.core.state is ConnState.OPEN
+            case GetConnectionState():
+                return str(self.core.state)
+            case GetDisconnectReason():
+                return self.core.disconnect_reason
+            case GetEndpointURL():
+                return self._build_url()
+            case GetProtocol():
+                return "wss" if urlsplit(self._build_url()).scheme == "wss" else "ws"
+            case _:
+                log.warning("socket: unknown message %r", type(message).__name__)
+        return None
+
+    def _reconnect_in(self, now: float) -> float | None:
+        at = self.core.reconnect_at
+        return None if at is None else max(0.0, at - now)
+
+    def _emit_state(self) -> None:
+        self.rt.bus.emit(SocketStateChanged(state=_STATE[self.core.state]))
+
+    def _set_options(self, options: ConnectOptions) -> None:
+        self.rt.options = options
+        core = self.core
+        core.heartbeat_interval = float(self.rt.option("heartbeat_interval", 30.0))
+        core.reconnect_schedule = make_schedule(
+            self.rt.option("reconnect_after", None), reconnect_after
+        )
+        if self.rt.option("logger", False):  # noqa: FBT003
+            self.rt.wire.log_frames = True
+            _enable_logging()
+
+    # --- effects -------------------------------------------------------------------
+
+    def _run(self, effects: list[SocketEffect]) -> None:
+        rt = self.rt
+        for eff in effects:
+            match eff:
+                case SendFrame(message=msg):
+                    rt.wire.send(msg)
+                case Rearm(name=name, at=at):
+                    timer = _SocketTimer(name, at)
+                    rt.tell(rt.scheduler, ArmTimer("socket", name, at, self.actor_ref, timer))
+                case Stop(name=name):
+                    rt.tell(rt.scheduler, CancelTimer("socket", name))
+                case OpenTransport():
+                    self._open()
+                case CloseTransport(code=code, reason=reason):
+                    self._close_transport(code, reason)
+                case NotifyChannels(opened=opened, reason=reason):
+                    notice = SocketOpenedNotice() if opened else SocketClosedNotice(reason)
+                    for channel in list(rt.registry.values()):
+                        rt.tell(channel, notice)
+                case HeartbeatTimedOut():
+                    log.info("heartbeat timeout: closing the connection to reconnect")
+                    rt.bus.emit(
+                        SocketClosed(
+                            code=1000,
+                            reason="heartbeat timeout",
+                            was_clean=False,
+                            will_reconnect=True,
+                            reconnect_in=None,
+                        )
+                    )
+
+    def _build_url(self) -> str:
+        rt = self.rt
+        params = rt.params() if callable(rt.params) else rt.params
+        return endpoint_url(rt.endpoint, params, vsn=rt.option("vsn", "2.0.0"))
+
+    def _open(self) -> None:
+        rt = self.rt
+        try:
+            url = self._build_url()
+            token = rt.option("auth_token", None)
+            if callable(token):
+                token = token()
+            protocols = tuple(auth_token_protocols(token)) if token else ()
+        except PhoenixError as exc:
+            rt.bus.emit(SocketError(reason=str(exc), error=type(exc).__name__))
+            self._run(self.core.closed(rt.clock.now(), 1006, str(exc)))
+            return
+        except Exception as exc:  # noqa: BLE001 - a user callable may raise anything
+            log.warning("connect params or auth_token callable raised %s", type(exc).__name__)
+            rt.bus.emit(SocketError(reason="params callable raised", error=type(exc).__name__))
+            self._run(self.core.closed(rt.clock.now(), 1006, "params callable raised"))
+            return
+        self._url = url
+        serializer = serializer_for(rt.option("vsn", "2.0.0"), Role.CLIENT)
+        headers = rt.option("headers", {})
+        options = TransportOptions(
+            subprotocols=protocols,
+            headers=tuple(headers.items()),
+            connect_timeout=rt.default_timeout,
+            ssl_context=rt.option("ssl_context", None),
+            max_frame_size=rt.option("max_frame_size", 10_000_000),
+            name="phoenix-transport",
+        )
+        transport = rt.transport_factory(url, options, _Sink(rt, self.actor_ref, serializer))
+        self.transport = transport
+        rt.wire.serializer = serializer
+        rt.wire.transport = transport
+        rt.wire.open = False
+        self._emit_state()
+        transport.open()
+
+    def _detach(self) -> None:
+        transport = self.transport
+        self.transport = None
+        self.rt.wire.open = False
+        self.rt.wire.transport = None
+        if transport is not None:
+            self._retired.append(transport)
+        # forget threads that already ended, so a weeks-long run keeps no list of them
+        self._retired = [t for t in self._retired if not t.join(0)]
+
+    def _close_transport(self, code: int, reason: str) -> None:
+        transport = self.transport
+        self._detach()
+        if transport is not None:
+            transport.close(code, reason)
+
+
+def _level(name: str) -> int:
+    level = logging.getLevelName(name.upper())
+    return level if isinstance(level, int) else logging.INFO
+
+
+def _enable_logging() -> None:
+    """Make frame logs visible when the user turns logging on and set no level."""
+    for name in ("phoenix_actors", "phoenix_actors.frames"):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.DEBUG)

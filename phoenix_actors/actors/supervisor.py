@@ -1,0 +1,168 @@
+"""The supervisor: starts, watches and restarts the other actors (one-for-one).
+
+Children report crashes through their ``on_failure`` (a ``ChildFailed``
+message). A crashed ChannelActor restarts from its last state (it rejoins
+its topic and keeps its queued pushes); a crashed scheduler restarts and
+every timer is armed again. More than N restarts within T seconds stops the
+client with a :class:`~phoenix_actors.messages.ClientFailed` event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import deque
+from typing import Any
+
+import msgspec
+import pykka
+
+from phoenix_actors.actors.channel import ChannelActor, Rearm
+from phoenix_actors.actors.presence import ForgetTopic, PresenceActor
+from phoenix_actors.actors.runtime import Runtime, log
+from phoenix_actors.actors.scheduler import RetrySchedulerActor
+from phoenix_actors.actors.socket import EnsureConnected, SocketActor
+from phoenix_actors.messages import ClientFailed, InternalError
+
+__all__ = [
+    "ChannelFinished",
+    "ChildFailed",
+    "EnsureChannel",
+    "Reroute",
+    "ResetChannels",
+    "Supervisor",
+]
+
+
+class ChildFailed(msgspec.Struct, frozen=True):
+    """A child crashed; ``state`` is what to restart it from."""
+
+    kind: str
+    topic: str | None
+    error: str
+    state: Any
+
+
+class EnsureChannel(msgspec.Struct, frozen=True):
+    """Ask for the ChannelActor of ``topic``, starting it if needed."""
+
+    topic: str
+
+
+class ChannelFinished(msgspec.Struct, frozen=True):
+    """The channel ``urn`` of ``topic`` is closed for good: stop it."""
+
+    topic: str
+    urn: str
+
+
+class Reroute(msgspec.Struct, frozen=True):
+    """A command reached a channel that closed for good: hand it to a fresh one."""
+
+    topic: str
+    message: Any
+
+
+class ResetChannels(msgspec.Struct, frozen=True):
+    """Stop every channel and forget configs (disconnect-and-reset)."""
+
+
+class Supervisor(pykka.ThreadingActor):
+    """Root of one client's actors."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        """Create the supervisor; children start in :meth:`on_start`."""
+        super().__init__()
+        self.rt = runtime
+        self.restarts: deque[float] = deque()
+        self.failed = False
+
+    def on_start(self) -> None:
+        """Start the scheduler, the presence actor and the socket actor."""
+        rt = self.rt
+        rt.supervisor = self.actor_ref
+        rt.scheduler = RetrySchedulerActor.start(rt)
+        rt.presence = PresenceActor.start(rt)
+        rt.socket = SocketActor.start(rt)
+
+    def on_stop(self) -> None:
+        """Stop the children, last started first, so no thread outlives the client."""
+        rt = self.rt
+        for topic, channel in list(rt.registry.items()):
+            rt.registry.pop(topic, None)
+            _stop(channel)
+        for child in (rt.socket, rt.presence, rt.scheduler):
+            _stop(child)
+
+    def on_receive(self, message: Any) -> Any:
+        """Start channels, stop finished ones, restart crashed children."""
+        match message:
+            case EnsureChannel(topic=topic):
+                return self._ensure(topic)
+            case Reroute(topic=topic, message=inner):
+                self.rt.tell(self._ensure(topic), inner)
+            case ChannelFinished(topic=topic, urn=urn):
+                ref = self.rt.registry.get(topic)
+                if ref is not None and ref.actor_urn == urn:
+                    del self.rt.registry[topic]
+                    ref.stop(block=False)
+                    self.rt.tell(self.rt.presence, ForgetTopic(topic))
+            case ResetChannels():
+                for topic, ref in list(self.rt.registry.items()):
+                    del self.rt.registry[topic]
+                    _stop(ref)
+                    self.rt.tell(self.rt.presence, ForgetTopic(topic))
+                self.rt.join_configs.clear()
+                self.rt.leave_configs.clear()
+            case ChildFailed():
+                self._child_failed(message)
+            case _:
+                log.warning("supervisor: unknown message %r", type(message).__name__)
+        return None
+
+    def _ensure(self, topic: str) -> pykka.ActorRef[Any]:
+        ref = self.rt.registry.get(topic)
+        if ref is not None and ref.is_alive():
+            return ref
+        new = ChannelActor.start(self.rt, topic)
+        self.rt.registry[topic] = new
+        return new
+
+    def _child_failed(self, failure: ChildFailed) -> None:
+        rt = self.rt
+        log.error("%s actor crashed: %s", failure.kind, failure.error)
+        rt.bus.emit(
+            InternalError(
+                reason=f"{failure.kind} actor crashed", error=failure.error, topic=failure.topic
+            )
+        )
+        now = rt.clock.now()
+        limit, period = rt.restart_limit
+        self.restarts.append(now)
+        while self.restarts and self.restarts[0] < now - period:
+            self.restarts.popleft()
+        if len(self.restarts) > limit:
+            self.failed = True
+            reason = f"more than {limit} restarts in {period} s (last: {failure.kind})"
+            rt.bus.emit(ClientFailed(reason=reason))
+            self.actor_ref.stop(block=False)
+            return
+        if failure.kind == "channel" and failure.topic is not None:
+            ref = ChannelActor.start(rt, failure.topic, failure.state)
+            rt.registry[failure.topic] = ref
+        elif failure.kind == "socket":
+            rt.socket = SocketActor.start(rt)
+            if failure.state:
+                rt.tell(rt.socket, EnsureConnected())
+        elif failure.kind == "presence":
+            rt.presence = PresenceActor.start(rt)
+        elif failure.kind == "scheduler":
+            rt.scheduler = RetrySchedulerActor.start(rt)
+            for ref in list(rt.registry.values()):
+                rt.tell(ref, Rearm())
+
+
+def _stop(ref: pykka.ActorRef[Any] | None) -> None:
+    if ref is None:
+        return
+    with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
+        ref.stop(block=True, timeout=10.0)

@@ -1,0 +1,899 @@
+"""The public vocabulary: commands, queries and events, as frozen msgspec Structs.
+
+Every public call is one of these messages, sent with ``client.ask`` or
+``client.tell``; every outcome and notification is an event Struct. The names
+map one to one to the Elm package's API (``docs/api-mapping.md``):
+
+* **commands** are imperative (:class:`Join`, :class:`Push`, :class:`DropPush`);
+* **queries** start with ``Get`` and are only ``ask``-ed;
+* **events** are past tense (:class:`SocketOpened`) or use Phoenix's reply
+  statuses (:class:`JoinOk`, :class:`PushTimeout`).
+
+Constructors validate their fields (msgspec does not check types on
+``__init__``), raising :class:`InvalidTypeError` or :class:`InvalidArgumentError`
+naming the field, so a bad command fails at the call site, before queueing.
+"""
+
+from __future__ import annotations
+
+import math
+import ssl
+from collections.abc import Callable, Mapping, Sequence
+from enum import StrEnum
+from typing import Any, Literal
+
+import msgspec
+
+from phoenix_actors.errors import InvalidArgumentError, InvalidTypeError, LocalProtocolError
+from phoenix_actors.protocol.frames import BINARY_FIELD_MAX
+from phoenix_actors.protocol.presence import Presence, PresenceDiff
+from phoenix_actors.protocol.schedule import Backoff, Drop, Every, RetryStrategy
+
+__all__ = [
+    "AddConnectOptions",
+    "AddEvents",
+    "Backoff",
+    "Batch",
+    "ChannelClosed",
+    "ChannelErrored",
+    "ChannelEvent",
+    "ClientFailed",
+    "Command",
+    "Connect",
+    "ConnectOptions",
+    "ConnectParams",
+    "Disconnect",
+    "Drop",
+    "DropEvents",
+    "DropPush",
+    "DropQueuedPush",
+    "DropTimeoutPush",
+    "Event",
+    "Every",
+    "GetAllQueuedPushes",
+    "GetChannelJoined",
+    "GetChannelQueued",
+    "GetConnectionState",
+    "GetDisconnectReason",
+    "GetEndpointURL",
+    "GetIsConnected",
+    "GetJoinedChannels",
+    "GetLastPresenceJoin",
+    "GetLastPresenceLeave",
+    "GetPresenceDiffs",
+    "GetPresenceJoins",
+    "GetPresenceLeaves",
+    "GetPresenceState",
+    "GetProtocol",
+    "GetPushCountdown",
+    "GetPushInFlight",
+    "GetPushQueued",
+    "GetPushTimedOut",
+    "GetPushWaiting",
+    "GetQueuedChannels",
+    "GetQueuedPushes",
+    "GetSocketState",
+    "GetSocketStateString",
+    "GetTimedOutPushes",
+    "GetTopicParts",
+    "InternalError",
+    "Join",
+    "JoinAll",
+    "JoinConfig",
+    "JoinError",
+    "JoinTimeout",
+    "Leave",
+    "LeaveAll",
+    "LeaveConfig",
+    "LeaveOk",
+    "Log",
+    "Match",
+    "PhoenixMsg",
+    "Presence",
+    "PresenceDiff",
+    "PresenceDiffReceived",
+    "PresenceJoined",
+    "PresenceLeft",
+    "PresenceStateReceived",
+    "Push",
+    "PushError",
+    "PushOk",
+    "PushTimeout",
+    "Query",
+    "RetryStrategy",
+    "SetConnectOptions",
+    "SetConnectParams",
+    "SetJoinConfig",
+    "SetLeaveConfig",
+    "SocketClosed",
+    "SocketError",
+    "SocketOpened",
+    "SocketState",
+    "SocketStateChanged",
+    "StartLogging",
+    "StopLogging",
+]
+
+
+# --- validation helpers (shared by every constructor) -----------------------
+
+
+def check_topic(value: object, field: str = "topic") -> None:
+    """Raise unless ``value`` is a non-empty string."""
+    if not isinstance(value, str):
+        raise InvalidTypeError(f"{field} must be a str, got {type(value).__name__}")
+    if not value:
+        raise InvalidArgumentError(f"{field} must not be empty")
+
+
+def check_timeout(value: object, field: str = "timeout") -> None:
+    """Raise unless ``value`` is None or a finite number of seconds > 0."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidTypeError(f"{field} must be seconds as a number, got {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise InvalidArgumentError(f"{field} must be > 0 seconds, got {value!r}")
+
+
+_payload_encoder = msgspec.json.Encoder()
+
+
+def check_payload(value: object, field: str = "payload") -> None:
+    """Raise unless ``value`` is bytes or encodes to JSON."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return
+    try:
+        _payload_encoder.encode(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidArgumentError(f"{field} is not JSON-encodable: {exc}") from exc
+
+
+def check_events(value: object, field: str = "events") -> None:
+    """Raise unless ``value`` is a sequence of non-empty strings (not a bare str)."""
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise InvalidTypeError(f"{field} must be a list of event names")
+    for item in value:
+        check_topic(item, f"{field}[]")
+
+
+def check_strategy(value: object, field: str = "retry") -> None:
+    """Raise unless ``value`` is a retry strategy."""
+    if not isinstance(value, Drop | Every | Backoff):
+        raise InvalidTypeError(f"{field} must be Drop(), Every(s) or Backoff(steps, max)")
+
+
+# --- base classes ------------------------------------------------------------
+
+
+class PhoenixMsg(msgspec.Struct, frozen=True, tag=True):
+    """Base of every public message (command, query or event)."""
+
+
+class Command(PhoenixMsg, frozen=True):
+    """Base of every command (``tell`` or ``ask``)."""
+
+
+class Query(PhoenixMsg, frozen=True):
+    """Base of every query (only ``ask``-ed; answers with a plain value)."""
+
+
+class Event(PhoenixMsg, frozen=True, kw_only=True):
+    """Base of every event delivered to subscribers."""
+
+
+class SocketState(StrEnum):
+    """The Elm ``SocketState``: where the socket is in its life."""
+
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    DISCONNECTING = "disconnecting"
+    DISCONNECTED = "disconnected"
+
+
+# --- socket commands ---------------------------------------------------------
+
+
+class Connect(Command, frozen=True):
+    """Open the socket now (otherwise it opens on the first join or push)."""
+
+
+class Disconnect(Command, frozen=True, kw_only=True):
+    """Close the socket; it does not reconnect until the next :class:`Connect`.
+
+    Channels are not left: they turn errored and rejoin after the next
+    connect, as phoenix.js does. With ``reset=True`` (Elm
+    ``disconnectAndReset``) every option, config, channel and queued push is
+    forgotten too.
+    """
+
+    code: int | None = None
+    """Close code to send (default 1000)."""
+    reason: str = ""
+    """Close reason to send."""
+    reset: bool = False
+    """Also reset options, configs, channels and queued pushes."""
+
+    def __post_init__(self) -> None:
+        """Validate the close code."""
+        if self.code is not None:
+            if isinstance(self.code, bool) or not isinstance(self.code, int):
+                raise InvalidTypeError("code must be an int close code")
+            if not (self.code == 1000 or 3000 <= self.code <= 4999):
+                raise InvalidArgumentError(
+                    f"code must be 1000 or 3000-4999 (codes a client may send), got {self.code}"
+                )
+
+
+Schedule = Sequence[float] | Callable[[int], float]
+"""A reconnect / rejoin schedule: a list of seconds (last repeated) or ``tries -> seconds``."""
+
+
+class ConnectOptions(msgspec.Struct, frozen=True, kw_only=True):
+    """Socket options (Elm ``ConnectOption``); unset fields keep their default.
+
+    Defaults are phoenix.js's, in seconds.
+    """
+
+    timeout: float | msgspec.UnsetType = msgspec.UNSET
+    """Default push / join / leave timeout (10.0)."""
+    heartbeat_interval: float | msgspec.UnsetType = msgspec.UNSET
+    """Seconds between heartbeats (30.0); a heartbeat unanswered for one interval closes."""
+    reconnect_after: Schedule | msgspec.UnsetType = msgspec.UNSET
+    """Reconnect schedule (0.01, 0.05, 0.1, 0.15, 0.2, 0.25, 0.5, 1, 2, then 5 s)."""
+    rejoin_after: Schedule | msgspec.UnsetType = msgspec.UNSET
+    """Rejoin schedule (1, 2, 5, then 10 s)."""
+    logger: bool | msgspec.UnsetType = msgspec.UNSET
+    """Log every frame sent and received at DEBUG (off)."""
+    vsn: Literal["1.0.0", "2.0.0"] | msgspec.UnsetType = msgspec.UNSET
+    """Serializer version: "2.0.0" (arrays, binary) or "1.0.0" (objects)."""
+    transport: Literal["websocket", "longpoll"] | msgspec.UnsetType = msgspec.UNSET
+    """Transport to use ("websocket")."""
+    longpoll_fallback: float | msgspec.UnsetType | None = msgspec.UNSET
+    """Fall back to long-poll if the websocket fails within this many seconds (off)."""
+    auth_token: str | Callable[[], str] | msgspec.UnsetType | None = msgspec.UNSET
+    """Token sent in Sec-WebSocket-Protocol, as phoenix.js 1.8 does (never logged)."""
+    headers: Mapping[str, str] | msgspec.UnsetType = msgspec.UNSET
+    """Extra HTTP headers for the handshake."""
+    ssl_context: ssl.SSLContext | msgspec.UnsetType | None = msgspec.UNSET
+    """TLS context for wss:// (default: system trust, verification on)."""
+    max_frame_size: int | msgspec.UnsetType | None = msgspec.UNSET
+    """Largest incoming frame in bytes (10_000_000)."""
+
+    def __post_init__(self) -> None:
+        """Validate each field that is set."""
+        for name in ("timeout", "heartbeat_interval"):
+            value = getattr(self, name)
+            if value is not msgspec.UNSET:
+                check_timeout(value, name)
+        if self.longpoll_fallback not in (msgspec.UNSET, None):
+            check_timeout(self.longpoll_fallback, "longpoll_fallback")
+        for name in ("reconnect_after", "rejoin_after"):
+            value = getattr(self, name)
+            if value is not msgspec.UNSET and not callable(value):
+                _check_schedule(value, name)
+        if self.vsn not in (msgspec.UNSET, "1.0.0", "2.0.0"):
+            raise InvalidArgumentError(f"vsn must be '1.0.0' or '2.0.0', got {self.vsn!r}")
+        if self.transport not in (msgspec.UNSET, "websocket", "longpoll"):
+            raise InvalidArgumentError(
+                f"transport must be 'websocket' or 'longpoll', got {self.transport!r}"
+            )
+        token = self.auth_token
+        if token not in (msgspec.UNSET, None) and not (isinstance(token, str) or callable(token)):
+            raise InvalidTypeError("auth_token must be a str or a callable returning one")
+
+    def merged(self, other: ConnectOptions) -> ConnectOptions:
+        """Return these options with every field set in ``other`` overriding (Elm add)."""
+        changes = {
+            f: getattr(other, f)
+            for f in self.__struct_fields__
+            if getattr(other, f) is not msgspec.UNSET
+        }
+        return msgspec.structs.replace(self, **changes)
+
+
+def _check_schedule(value: object, field: str) -> None:
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise InvalidTypeError(f"{field} must be a list of seconds or a callable")
+    if not value:
+        raise InvalidArgumentError(f"{field} must not be empty")
+    for step in value:
+        if isinstance(step, bool) or not isinstance(step, int | float) or step < 0:
+            raise InvalidArgumentError(f"{field} steps must be numbers >= 0, got {step!r}")
+
+
+class SetConnectOptions(Command, frozen=True):
+    """Replace every connect option (Elm ``setConnectOptions``); applies on the next connect."""
+
+    options: ConnectOptions
+
+
+class AddConnectOptions(Command, frozen=True):
+    """Override only the options set here (Elm ``addConnectOptions``)."""
+
+    options: ConnectOptions
+
+
+ConnectParams = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
+"""Connect params: a mapping, or a callable re-evaluated on every connect."""
+
+
+class SetConnectParams(Command, frozen=True):
+    """Set the params sent to the server's ``connect/3`` (Elm ``setConnectParams``).
+
+    A callable is called again on every (re)connect, for fresh tokens.
+    """
+
+    params: Any
+    secret: bool = True
+    """Keep the values out of logs (default); the URL is logged without its query."""
+
+    def __post_init__(self) -> None:
+        """Validate the params' type."""
+        if not (isinstance(self.params, Mapping) or callable(self.params)):
+            raise InvalidTypeError("params must be a mapping or a callable returning one")
+
+
+# --- channel commands --------------------------------------------------------
+
+
+class _JoinOptions(Command, frozen=True, kw_only=True):
+    payload: Any = msgspec.UNSET
+    """Join payload sent to the channel's ``join/3`` ({} by default)."""
+    events: Sequence[str] | msgspec.UnsetType | None = msgspec.UNSET
+    """Events delivered as ChannelEvent; None (default) delivers every event."""
+    timeout: float | msgspec.UnsetType | None = msgspec.UNSET
+    """Join timeout in seconds (the socket's timeout by default)."""
+
+
+class JoinConfig(_JoinOptions, frozen=True):
+    """How to join ``topic`` (Elm ``JoinConfig``); set ahead with :class:`SetJoinConfig`."""
+
+    topic: str
+
+    def __post_init__(self) -> None:
+        """Validate every field."""
+        _check_join(self)
+
+
+def _check_join(cfg: _JoinOptions) -> None:
+    check_topic(getattr(cfg, "topic", None))
+    if cfg.payload is not msgspec.UNSET:
+        check_payload(cfg.payload)
+        if isinstance(cfg.payload, bytes | bytearray | memoryview):
+            raise InvalidArgumentError("payload of a join must be JSON, not bytes")
+    if cfg.events not in (msgspec.UNSET, None):
+        check_events(cfg.events)
+    if cfg.timeout is not msgspec.UNSET:
+        check_timeout(cfg.timeout)
+
+
+class Join(_JoinOptions, frozen=True):
+    """Join ``topic``; fields left unset come from its :class:`JoinConfig`.
+
+    ``ask`` returns :class:`JoinOk`, :class:`JoinError` or :class:`JoinTimeout`.
+    Connecting is automatic.
+    """
+
+    topic: str
+
+    def __post_init__(self) -> None:
+        """Validate every field."""
+        _check_join(self)
+
+
+class JoinAll(Command, frozen=True):
+    """Join every topic in ``topics`` (batched; replies arrive as events)."""
+
+    topics: Sequence[str]
+
+    def __post_init__(self) -> None:
+        """Validate the topics."""
+        check_events(self.topics, "topics")
+
+
+class SetJoinConfig(Command, frozen=True):
+    """Store a :class:`JoinConfig` for its topic (used by later joins and rejoins)."""
+
+    config: JoinConfig
+
+    def __post_init__(self) -> None:
+        """Validate the config's type."""
+        if not isinstance(self.config, JoinConfig):
+            raise InvalidTypeError("config must be a JoinConfig")
+
+
+class LeaveConfig(Command, frozen=True, kw_only=True):
+    """How to leave ``topic`` (Elm ``LeaveConfig``)."""
+
+    topic: str
+    timeout: float | None = None
+    """Leave timeout in seconds (the socket's timeout by default)."""
+
+    def __post_init__(self) -> None:
+        """Validate every field."""
+        check_topic(self.topic)
+        check_timeout(self.timeout)
+
+
+class SetLeaveConfig(Command, frozen=True):
+    """Store a :class:`LeaveConfig` for its topic."""
+
+    config: LeaveConfig
+
+    def __post_init__(self) -> None:
+        """Validate the config's type."""
+        if not isinstance(self.config, LeaveConfig):
+            raise InvalidTypeError("config must be a LeaveConfig")
+
+
+class Leave(Command, frozen=True):
+    """Leave ``topic``; ``ask`` returns :class:`LeaveOk` (also on timeout, as phoenix.js)."""
+
+    topic: str
+    timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        """Validate every field."""
+        check_topic(self.topic)
+        check_timeout(self.timeout)
+
+
+class LeaveAll(Command, frozen=True):
+    """Leave every channel."""
+
+
+class AddEvents(Command, frozen=True):
+    """Also deliver ``events`` of ``topic`` as :class:`ChannelEvent` (Elm ``addEvents``)."""
+
+    topic: str
+    events: Sequence[str]
+
+    def __post_init__(self) -> None:
+        """Validate every field."""
+        check_topic(self.topic)
+        check_events(self.events)
+
+
+class DropEvents(Command, frozen=True):
+    """Stop delivering ``events`` of ``topic`` (Elm ``dropEvents``)."""
+
+    topic: str
+    events: Sequence[str]
+
+    def __post_init__(self) -> None:
+        """Validate every field."""
+        check_topic(self.topic)
+        check_events(self.events)
+
+
+# --- pushes --------------------------------------------------------------------
+
+
+class Push(Command, frozen=True):
+    """Push ``event`` to ``topic`` (Elm ``PushConfig``).
+
+    Connecting and joining are automatic; the push waits in the channel's
+    queue until the join succeeds. ``ask`` returns :class:`PushOk`,
+    :class:`PushError` or :class:`PushTimeout` (the first outcome; retries
+    report as events).
+    """
+
+    topic: str
+    event: str
+    payload: Any = {}
+    """JSON value, or bytes (sent as a V2 binary frame)."""
+    timeout: float | None = None
+    """Reply timeout in seconds (the socket's timeout by default)."""
+    retry: RetryStrategy = Drop()
+    """What to do after a timeout: Drop(), Every(s) or Backoff(steps, max)."""
+    ref: str | None = None
+    """Your own label for the push, to find it again (not the wire ref)."""
+
+    def __post_init__(self) -> None:
+        """Validate every field."""
+        check_topic(self.topic)
+        check_topic(self.event, "event")
+        if isinstance(self.payload, bytes | bytearray | memoryview):
+            for name in ("topic", "event"):
+                size = len(getattr(self, name).encode())
+                if size > BINARY_FIELD_MAX:
+                    msg = f"{name} is {size} UTF-8 bytes; a binary push allows {BINARY_FIELD_MAX}"
+                    raise LocalProtocolError(msg)
+        check_payload(self.payload)
+        check_timeout(self.timeout)
+        check_strategy(self.retry)
+        if self.ref is not None and not isinstance(self.ref, str):
+            raise InvalidTypeError("ref must be a str or None")
+
+
+class Match(msgspec.Struct, frozen=True, kw_only=True):
+    """Selects pushes: every field given must match (Elm's ``PushConfig -> Bool``)."""
+
+    topic: str | None = None
+    event: str | None = None
+    ref: str | None = None
+    where: Callable[[Push], bool] | None = None
+    """Any predicate over the :class:`Push`."""
+
+    def __call__(self, push: Push) -> bool:
+        """Return whether ``push`` matches."""
+        return (
+            (self.topic is None or push.topic == self.topic)
+            and (self.event is None or push.event == self.event)
+            and (self.ref is None or push.ref == self.ref)
+            and (self.where is None or bool(self.where(push)))
+        )
+
+
+def _check_match(match: object) -> None:
+    if not isinstance(match, Match):
+        raise InvalidTypeError("match must be a Match(topic=, event=, ref=, where=)")
+
+
+class DropPush(Command, frozen=True):
+    """Cancel matching pushes everywhere: queued ones, and timed-out ones are never retried."""
+
+    match: Match
+
+    def __post_init__(self) -> None:
+        """Validate the match."""
+        _check_match(self.match)
+
+
+class DropQueuedPush(Command, frozen=True):
+    """Cancel matching pushes that wait for their channel to join."""
+
+    match: Match
+
+    def __post_init__(self) -> None:
+        """Validate the match."""
+        _check_match(self.match)
+
+
+class DropTimeoutPush(Command, frozen=True):
+    """Cancel matching pushes that timed out and wait to be retried."""
+
+    match: Match
+
+    def __post_init__(self) -> None:
+        """Validate the match."""
+        _check_match(self.match)
+
+
+# --- batching and logging ----------------------------------------------------------
+
+
+class Batch(Command, frozen=True):
+    """Run several commands in order (Elm ``batch``); ``ask`` returns their answers."""
+
+    commands: Sequence[Command]
+
+    def __post_init__(self) -> None:
+        """Validate the commands."""
+        commands: object = self.commands
+        if isinstance(commands, str) or not isinstance(commands, Sequence):
+            raise InvalidTypeError("commands must be a list of commands")
+        for cmd in commands:
+            if not isinstance(cmd, Command):
+                raise InvalidTypeError(f"commands[] must be commands, got {type(cmd).__name__}")
+
+    @classmethod
+    def with_params(cls, pairs: Sequence[tuple[Callable[[Any], Command], Sequence[Any]]]) -> Batch:
+        """Build a batch from ``(constructor, [arg, ...])`` pairs (Elm ``batchWithParams``)."""
+        return cls([make(arg) for make, args in pairs for arg in args])
+
+
+class Log(Command, frozen=True):
+    """Log ``label`` and ``data`` at ``level`` through the ``phoenix_actors`` logger.
+
+    Like Elm's ``log``, it prints only while logging is on.
+    """
+
+    level: str
+    label: str
+    data: Any = None
+
+
+class StartLogging(Command, frozen=True):
+    """Log every frame sent and received (logger ``phoenix_actors``, DEBUG)."""
+
+
+class StopLogging(Command, frozen=True):
+    """Stop logging frames."""
+
+
+# --- queries -----------------------------------------------------------------------
+
+
+class GetSocketState(Query, frozen=True):
+    """Ask for the :class:`SocketState`."""
+
+
+class GetSocketStateString(Query, frozen=True):
+    """Ask for the socket state as a string."""
+
+
+class GetIsConnected(Query, frozen=True):
+    """Ask whether the socket is open."""
+
+
+class GetConnectionState(Query, frozen=True):
+    """Ask for "connecting", "open", "closing" or "closed" (phoenix.js ``connectionState``)."""
+
+
+class GetDisconnectReason(Query, frozen=True):
+    """Ask why the socket last closed (None if it never did)."""
+
+
+class GetEndpointURL(Query, frozen=True):
+    """Ask for the endpoint URL (with ``/websocket``, params and ``vsn``)."""
+
+
+class GetProtocol(Query, frozen=True):
+    """Ask for the protocol in use: "ws" or "wss"."""
+
+
+class GetQueuedChannels(Query, frozen=True):
+    """Ask for the topics waiting to join."""
+
+
+class GetChannelQueued(Query, frozen=True):
+    """Ask whether ``topic`` waits to join."""
+
+    topic: str
+
+
+class GetJoinedChannels(Query, frozen=True):
+    """Ask for the topics joined."""
+
+
+class GetChannelJoined(Query, frozen=True):
+    """Ask whether ``topic`` is joined."""
+
+    topic: str
+
+
+class GetTopicParts(Query, frozen=True):
+    """Ask for ``topic`` split on ":" (Elm ``topicParts``)."""
+
+    topic: str
+
+
+class GetAllQueuedPushes(Query, frozen=True):
+    """Ask for every queued push, by topic."""
+
+
+class GetQueuedPushes(Query, frozen=True):
+    """Ask for the pushes queued on ``topic``."""
+
+    topic: str
+
+
+class GetPushQueued(Query, frozen=True):
+    """Ask whether a matching push is queued."""
+
+    match: Match
+
+
+class GetPushInFlight(Query, frozen=True):
+    """Ask whether a matching push was sent and awaits its reply."""
+
+    match: Match
+
+
+class GetPushWaiting(Query, frozen=True):
+    """Ask whether a matching push is queued, in flight, or waiting to retry."""
+
+    match: Match
+
+
+class GetTimedOutPushes(Query, frozen=True):
+    """Ask for the pushes waiting to retry, by topic."""
+
+
+class GetPushTimedOut(Query, frozen=True):
+    """Ask whether a matching push timed out and waits to retry."""
+
+    match: Match
+
+
+class GetPushCountdown(Query, frozen=True):
+    """Ask for the whole seconds until a matching push retries (None if none waits)."""
+
+    match: Match
+
+
+class GetPresenceState(Query, frozen=True):
+    """Ask for the presences on ``topic`` (a list of :class:`Presence`)."""
+
+    topic: str
+
+
+class GetPresenceDiffs(Query, frozen=True):
+    """Ask for the presence diffs received on ``topic`` (most recent last, bounded)."""
+
+    topic: str
+
+
+class GetPresenceJoins(Query, frozen=True):
+    """Ask for the presences that joined ``topic`` (bounded history)."""
+
+    topic: str
+
+
+class GetPresenceLeaves(Query, frozen=True):
+    """Ask for the presences that left ``topic`` (bounded history)."""
+
+    topic: str
+
+
+class GetLastPresenceJoin(Query, frozen=True):
+    """Ask for the last presence to join ``topic`` (or None)."""
+
+    topic: str
+
+
+class GetLastPresenceLeave(Query, frozen=True):
+    """Ask for the last presence to leave ``topic`` (or None)."""
+
+    topic: str
+
+
+# --- events ------------------------------------------------------------------------
+
+
+class SocketOpened(Event, frozen=True):
+    """The socket opened."""
+
+    url: str
+    """The endpoint URL, without its query string (params may be secret)."""
+
+
+class SocketClosed(Event, frozen=True):
+    """The socket closed; it reconnects unless ``will_reconnect`` is False."""
+
+    code: int
+    reason: str
+    was_clean: bool
+    will_reconnect: bool
+    reconnect_in: float | None = None
+    """Seconds until the reconnect attempt, when one is scheduled."""
+
+
+class SocketError(Event, frozen=True):
+    """The transport failed (refused, handshake rejected, TLS, lost)."""
+
+    reason: str
+    error: str
+    """The exception type name, e.g. "ConnectError"."""
+    status: int | None = None
+    """HTTP status of a rejected handshake (403 when ``connect/3`` refused)."""
+
+
+class SocketStateChanged(Event, frozen=True):
+    """The socket moved to ``state``."""
+
+    state: SocketState
+
+
+class JoinOk(Event, frozen=True):
+    """``topic`` joined; ``response`` is the server's join reply."""
+
+    topic: str
+    response: Any
+    join_ref: str
+    rejoin: bool = False
+    """True for an automatic rejoin after an error or a reconnect."""
+
+
+class JoinError(Event, frozen=True):
+    """The server refused the join; the channel retries on the rejoin schedule."""
+
+    topic: str
+    response: Any
+    rejoin_in: float | None = None
+
+
+class JoinTimeout(Event, frozen=True):
+    """No join reply in time; the channel retries on the rejoin schedule."""
+
+    topic: str
+    payload: Any
+    rejoin_in: float | None = None
+
+
+class LeaveOk(Event, frozen=True):
+    """``topic`` was left (the server agreed, or the leave timed out)."""
+
+    topic: str
+
+
+class ChannelClosed(Event, frozen=True):
+    """The server closed the channel (``phx_close``); it does not rejoin."""
+
+    topic: str
+    payload: Any
+
+
+class ChannelErrored(Event, frozen=True):
+    """The channel errored (server crash or lost transport); it will rejoin."""
+
+    topic: str
+    payload: Any
+    rejoin_in: float | None = None
+
+
+class PushOk(Event, frozen=True):
+    """The server replied ok to ``push``."""
+
+    push: Push
+    response: Any
+
+
+class PushError(Event, frozen=True):
+    """The server replied with a non-ok status (or the push could not be sent)."""
+
+    push: Push
+    response: Any
+    status: str = "error"
+
+
+class PushTimeout(Event, frozen=True):
+    """No reply in time; ``retry_in`` says when it is tried again (None: dropped)."""
+
+    push: Push
+    retry_in: float | None
+    attempt: int = 1
+
+
+class ChannelEvent(Event, frozen=True):
+    """The server pushed or broadcast ``event`` on ``topic``."""
+
+    topic: str
+    event: str
+    payload: Any
+
+
+class PresenceStateReceived(Event, frozen=True):
+    """Presence synced on ``topic``: ``presences`` is the whole list now."""
+
+    topic: str
+    presences: list[Presence]
+
+
+class PresenceDiffReceived(Event, frozen=True):
+    """A presence diff arrived on ``topic`` and was applied."""
+
+    topic: str
+    diff: PresenceDiff
+
+
+class PresenceJoined(Event, frozen=True):
+    """``presence`` joined ``topic`` (``current`` is what was there before, if any)."""
+
+    topic: str
+    presence: Presence
+    current: Presence | None = None
+
+
+class PresenceLeft(Event, frozen=True):
+    """``presence`` left ``topic`` (``current`` is what remains, if anything)."""
+
+    topic: str
+    presence: Presence
+    current: Presence | None = None
+
+
+class InternalError(Event, frozen=True):
+    """Something that should not happen (a malformed frame, a crashed actor)."""
+
+    reason: str
+    error: str = ""
+    topic: str | None = None
+
+
+class ClientFailed(Event, frozen=True):
+    """The supervisor gave up (too many restarts); the client has stopped."""
+
+    reason: str

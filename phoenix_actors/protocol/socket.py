@@ -1,0 +1,216 @@
+"""The socket state machine: connect, heartbeats, close handling, reconnect.
+
+Sans-IO, like :mod:`phoenix_actors.protocol.channel`: inputs take ``now`` and
+return effects. The rules are phoenix.js's (``socket.js``; PROTOCOL.md §4):
+
+* the first heartbeat goes out one interval after open, the next one an
+  interval after each reply; a heartbeat still unanswered when the next is
+  due closes the connection with 1000 "heartbeat timeout", errors the
+  channels, and reconnects anyway;
+* after a close the socket reconnects iff the close was not deliberate and
+  the code is not 1000, on the reconnect schedule (10 ms ... 5 s), reset by
+  a successful open;
+* ``connect`` with a live transport does nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Final
+
+import msgspec
+
+from phoenix_actors.protocol.frames import PHOENIX_TOPIC, Message
+from phoenix_actors.protocol.frames import Event as Wire
+from phoenix_actors.protocol.schedule import reconnect_after
+
+__all__ = [
+    "CloseTransport",
+    "ConnState",
+    "HeartbeatTimedOut",
+    "NotifyChannels",
+    "OpenTransport",
+    "Rearm",
+    "SendFrame",
+    "SocketCore",
+    "SocketEffect",
+    "Stop",
+]
+
+HEARTBEAT_TIMEOUT_REASON: Final = "heartbeat timeout"
+
+
+class ConnState(StrEnum):
+    """phoenix.js ``connectionState()`` values."""
+
+    CONNECTING = "connecting"
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class OpenTransport(msgspec.Struct, frozen=True):
+    """Open a new transport (URL, params and token are resolved by the actor)."""
+
+
+class CloseTransport(msgspec.Struct, frozen=True):
+    """Close the current transport with ``code`` and ``reason``, and forget it."""
+
+    code: int
+    reason: str
+
+
+class SendFrame(msgspec.Struct, frozen=True):
+    """Write ``message`` on the transport."""
+
+    message: Message
+
+
+class Rearm(msgspec.Struct, frozen=True):
+    """Start (or move) the socket timer ``name`` to ``at``."""
+
+    name: str
+    at: float
+
+
+class Stop(msgspec.Struct, frozen=True):
+    """Stop the socket timer ``name``."""
+
+    name: str
+
+
+class NotifyChannels(msgspec.Struct, frozen=True):
+    """Tell every channel the socket opened (``opened``) or went away (``reason``)."""
+
+    opened: bool
+    reason: str = ""
+
+
+class HeartbeatTimedOut(msgspec.Struct, frozen=True):
+    """No heartbeat reply arrived within an interval."""
+
+
+SocketEffect = (
+    OpenTransport | CloseTransport | SendFrame | Rearm | Stop | NotifyChannels | HeartbeatTimedOut
+)
+
+
+class SocketCore:
+    """Connection state of one socket.
+
+    Args:
+        make_ref: returns the next ref from the socket's shared counter.
+        heartbeat_interval: seconds between heartbeats.
+        reconnect_schedule: ``tries -> seconds`` (phoenix.js ``reconnectAfterMs``).
+    """
+
+    def __init__(
+        self,
+        make_ref: Callable[[], str],
+        *,
+        heartbeat_interval: float = 30.0,
+        reconnect_schedule: Callable[[int], float] = reconnect_after,
+    ) -> None:
+        """Create a closed socket."""
+        self.make_ref = make_ref
+        self.heartbeat_interval = heartbeat_interval
+        self.reconnect_schedule = reconnect_schedule
+        self.state = ConnState.CLOSED
+        self.close_was_clean = False
+        """True after a deliberate disconnect: no reconnect until connect()."""
+        self.reconnect_tries = 0
+        self.pending_heartbeat: str | None = None
+        self.disconnect_reason: str | None = None
+        self.reconnect_at: float | None = None
+
+    def connect(self, now: float) -> list[SocketEffect]:
+        """Open the socket unless a transport is already live."""
+        del now
+        self.close_was_clean = False
+        if self.state in (ConnState.CONNECTING, ConnState.OPEN):
+            return []
+        out: list[SocketEffect] = [Stop("reconnect")]
+        self.reconnect_at = None
+        self.state = ConnState.CONNECTING
+        out.append(OpenTransport())
+        return out
+
+    def disconnect(self, now: float, code: int = 1000, reason: str = "") -> list[SocketEffect]:
+        """Close deliberately: no reconnect; channels turn errored."""
+        del now
+        self.close_was_clean = True
+        self.reconnect_at = None
+        out: list[SocketEffect] = [Stop("reconnect"), Stop("heartbeat")]
+        self.pending_heartbeat = None
+        if self.state in (ConnState.CONNECTING, ConnState.OPEN):
+            self.state = ConnState.CLOSED
+            self.disconnect_reason = reason or "disconnect"
+            out += [CloseTransport(code, reason), NotifyChannels(opened=False, reason="disconnect")]
+        return out
+
+    def opened(self, now: float) -> list[SocketEffect]:
+        """The transport opened: reset the reconnect schedule, start heartbeats."""
+        self.state = ConnState.OPEN
+        self.reconnect_tries = 0
+        self.reconnect_at = None
+        self.pending_heartbeat = None
+        return [
+            Stop("reconnect"),
+            Rearm("heartbeat", now + self.heartbeat_interval),
+            NotifyChannels(opened=True),
+        ]
+
+    def closed(self, now: float, code: int, reason: str) -> list[SocketEffect]:
+        """The transport closed (or failed to open) with ``code``."""
+        was_live = self.state is not ConnState.CLOSED
+        self.state = ConnState.CLOSED
+        self.pending_heartbeat = None
+        self.disconnect_reason = reason or f"closed with code {code}"
+        out: list[SocketEffect] = [Stop("heartbeat")]
+        if was_live:
+            out.append(NotifyChannels(opened=False, reason="connection_closed"))
+        if not self.close_was_clean and code != 1000:
+            out += self._schedule_reconnect(now)
+        return out
+
+    def _schedule_reconnect(self, now: float) -> list[SocketEffect]:
+        self.reconnect_tries += 1
+        self.reconnect_at = now + self.reconnect_schedule(self.reconnect_tries)
+        return [Rearm("reconnect", self.reconnect_at)]
+
+    def timer(self, now: float, name: str) -> list[SocketEffect]:
+        """A socket timer fired."""
+        if name == "reconnect":
+            self.reconnect_at = None
+            if self.close_was_clean or self.state is not ConnState.CLOSED:
+                return []
+            self.state = ConnState.CONNECTING
+            return [OpenTransport()]
+        if name == "heartbeat" and self.state is ConnState.OPEN:
+            if self.pending_heartbeat is not None:
+                return self._heartbeat_timeout(now)
+            ref = self.make_ref()
+            self.pending_heartbeat = ref
+            beat = Message(None, ref, PHOENIX_TOPIC, Wire.HEARTBEAT, {})
+            return [SendFrame(beat), Rearm("heartbeat", now + self.heartbeat_interval)]
+        return []
+
+    def _heartbeat_timeout(self, now: float) -> list[SocketEffect]:
+        self.pending_heartbeat = None
+        self.state = ConnState.CLOSED
+        self.disconnect_reason = HEARTBEAT_TIMEOUT_REASON
+        out: list[SocketEffect] = [
+            HeartbeatTimedOut(),
+            NotifyChannels(opened=False, reason="heartbeat_timeout"),
+            CloseTransport(1000, HEARTBEAT_TIMEOUT_REASON),
+        ]
+        # a 1000 close would not reconnect by itself: schedule it explicitly
+        return out + self._schedule_reconnect(now)
+
+    def heartbeat_reply(self, now: float, ref: str | None) -> list[SocketEffect]:
+        """A reply on the ``phoenix`` topic arrived."""
+        if ref is None or ref != self.pending_heartbeat:
+            return []
+        self.pending_heartbeat = None
+        return [Rearm("heartbeat", now + self.heartbeat_interval)]
