@@ -130,7 +130,7 @@ def _where(url: str) -> str:
 
 
 @contextmanager
-def _map_connect_errors(where: str) -> Iterator[None]:  # noqa: C901 (a flat mapping table)
+def _map_connect_errors(where: str) -> Iterator[None]:
     """Turn websocket-client, ssl and socket failures into :class:`ConnectError`.
 
     Messages name the host and port only: never the query string, the
@@ -546,7 +546,7 @@ class WebSocketTransport:
         except OSError:
             pass  # drained
 
-    def _parse(self, data: bytes) -> tuple[int, int]:  # noqa: C901, PLR0912, PLR0915 (hot path, one flat loop)
+    def _parse(self, data: bytes) -> tuple[int, int]:
         """Dispatch every whole frame in ``data``.
 
         Returns:
