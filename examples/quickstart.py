@@ -1,10 +1,11 @@
 """Quick start: join a room, push, read presence, on the bundled loopback server."""
 
-from phoenix_actors import Backoff, Client, GetPresenceState, Join, Push, PushOk
+from phoenix_actors import Backoff, Client, GetPresenceState, Join, JoinOk, Push, PushOk
 from phoenix_actors.server import LoopbackServer
 
 with LoopbackServer() as server, Client(server.url, params={"user_id": "bot"}) as client:
     joined = client.ask(Join("room:lobby", payload={"name": "bot"}))
+    assert isinstance(joined, JoinOk)
     print("joined:", joined.response)
 
     reply = client.ask(Push("room:lobby", "ping", {"n": 1}))

@@ -75,12 +75,18 @@ from phoenix_actors.messages import (
     GetTopicParts,
     Join,
     JoinAll,
+    JoinError,
+    JoinOk,
+    JoinTimeout,
     Leave,
     LeaveAll,
     Log,
     Match,
     PhoenixMsg,
     Push,
+    PushError,
+    PushOk,
+    PushTimeout,
     Query,
     SetConnectOptions,
     SetConnectParams,
@@ -242,9 +248,13 @@ class Client:
         self._dispatch(message, None, wait=False)
 
     @overload
-    def ask(self, message: Join, timeout: float | None = None) -> Event: ...
+    def ask(
+        self, message: Join, timeout: float | None = None
+    ) -> JoinOk | JoinError | JoinTimeout: ...
     @overload
-    def ask(self, message: Push, timeout: float | None = None) -> Event: ...
+    def ask(
+        self, message: Push, timeout: float | None = None
+    ) -> PushOk | PushError | PushTimeout: ...
     @overload
     def ask(self, message: PhoenixMsg, timeout: float | None = None) -> Any: ...
 

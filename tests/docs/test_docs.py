@@ -19,7 +19,7 @@ DOC_EXAMPLES = sorted((ROOT / "docs").rglob("*.py"))
 
 def test_readme_quick_start_is_examples_quickstart() -> None:
     readme = (ROOT / "README.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.DOTALL)
     assert (ROOT / "examples" / "quickstart.py").read_text() in blocks
 
 
