@@ -1,7 +1,13 @@
-"""Public test kit: a manual clock, an in-memory transport, pytest fixtures."""
+"""Public test kit: a manual clock, an in-memory transport, an event recorder.
+
+The pytest fixture ``phoenix_server`` (a bundled loopback server) comes from
+the plugin :mod:`phoenix_actors.testing.plugin`, registered on install.
+"""
 
 from __future__ import annotations
 
 from phoenix_actors.testing.clock import FakeClock
+from phoenix_actors.testing.recorder import EventRecorder
+from phoenix_actors.testing.transport import MemoryNetwork, MemoryTransport
 
-__all__ = ["FakeClock"]
+__all__ = ["EventRecorder", "FakeClock", "MemoryNetwork", "MemoryTransport"]
