@@ -471,7 +471,7 @@ class ChannelCore:
 
     def _server_error(self, now: float, payload: Any) -> None:
         if self.status is ChannelStatus.JOINING:
-            self.join_push_ref = None
+            self.join_ref = self.join_push_ref = None
             self._cancel("join")
         delay = self._schedule_rejoin(now)
         self._emit(ChannelErrored(topic=self.topic, payload=payload, rejoin_in=delay))
@@ -548,7 +548,9 @@ class ChannelCore:
         if self.join_push_ref is None:
             return
         stale = self.join_ref
-        self.join_push_ref = None
+        # phoenix.js resets the join push: joinRef() is null until the rejoin, so
+        # frames for the abandoned join (the phx_close answering our phx_leave) are dropped
+        self.join_ref = self.join_push_ref = None
         if self.socket_open:
             # tell the server to drop the join we stopped waiting for
             leave = Message(stale, self.make_ref(), self.topic, Wire.LEAVE, {})
