@@ -674,6 +674,11 @@ class ChannelCore:
             for r in self._pushes.values()
         ]
         heapq.heapify(self._heap)
+        # effects of the input that crashed are dropped; the push timer died with the
+        # old actor, so arm it again (returned with the restarted actor's first input)
+        self._out = []
+        if self._heap:
+            self._arm("push", self._heap[0][0])
 
 
 def _status_response(payload: Any) -> tuple[str, Any]:
