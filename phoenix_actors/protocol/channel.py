@@ -350,10 +350,13 @@ class ChannelCore:
     def _close_local(self, now: float) -> None:
         del now
         self.status = ChannelStatus.CLOSED
+        self.wants_join = False
         self.leave_ref = None
         self.join_ref = None
         self._cancel("leave")
         self._cancel("push")
+        # a push made while leaving is still tracked: its timer is cancelled, so fail it
+        self._fail_waiting("left", {"reason": "left"})
         self._emit(LeaveOk(topic=self.topic))
         for call in self.leave_calls:
             self._resolve(call, LeaveOk(topic=self.topic))
