@@ -144,8 +144,9 @@ class Connection:
         else:
             self.send_frame(frame)
 
-    def _reply(self, join_ref: str | None, ref: str | None, topic: str, status: str,
-               response: Any) -> None:
+    def _reply(
+        self, join_ref: str | None, ref: str | None, topic: str, status: str, response: Any
+    ) -> None:
         payload = {"status": status, "response": response}
         self.send_reply(Message(join_ref, ref, topic, Event.REPLY, payload))
 
@@ -267,8 +268,9 @@ class Connection:
             await old.shutdown("shutdown:duplicate_join")
         elif len(self.channels) >= server.max_channels:
             logger.warning("socket %s: too many channels joined", self.socket_id)
-            self._reply(msg.join_ref, msg.ref, topic, "error",
-                        {"reason": "too many channels joined"})
+            self._reply(
+                msg.join_ref, msg.ref, topic, "error", {"reason": "too many channels joined"}
+            )
             return
         factory = server.router.match(topic)
         if factory is None:

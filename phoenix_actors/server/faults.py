@@ -40,9 +40,7 @@ class Faults:
         self._close_all: Callable[[int, str], None] | None = None
         self._abort_all: Callable[[], None] | None = None
 
-    def attach(
-        self, close_all: Callable[[int, str], None], abort_all: Callable[[], None]
-    ) -> None:
+    def attach(self, close_all: Callable[[int, str], None], abort_all: Callable[[], None]) -> None:
         """Wire the actions to a server (done by the server or its runner)."""
         self._close_all = close_all
         self._abort_all = abort_all

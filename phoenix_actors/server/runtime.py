@@ -260,9 +260,7 @@ class ChannelProcess:
     def _child_done(self, task: asyncio.Task[Any]) -> None:
         self._children.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            logger.error(
-                "task of channel %r failed", self.topic, exc_info=task.exception()
-            )
+            logger.error("task of channel %r failed", self.topic, exc_info=task.exception())
 
     async def shutdown(self, reason: str) -> None:
         """Stop the channel from outside (nothing is sent to the client) and wait for it."""

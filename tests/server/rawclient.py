@@ -58,8 +58,9 @@ class Raw:
     async def send_bytes(self, data: bytes) -> None:
         await self.ws.send_bytes(data)
 
-    async def push_binary(self, join_ref: str, ref: str, topic: str, event: str,
-                          payload: bytes) -> None:
+    async def push_binary(
+        self, join_ref: str, ref: str, topic: str, event: str, payload: bytes
+    ) -> None:
         fields = [join_ref.encode(), ref.encode(), topic.encode(), event.encode()]
         header = bytes([0, *(len(f) for f in fields)])
         await self.ws.send_bytes(header + b"".join(fields) + payload)

@@ -140,8 +140,10 @@ def test_bad_frame_closes_with_1011_stops_channels_logs_once(
     server: LoopbackServer, frame: str | bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def body() -> None:
-        async with connect(server.url, "user_id=bad&vsn=2.0.0") as victim, \
-                connect(server.url, "user_id=good&vsn=2.0.0") as other:
+        async with (
+            connect(server.url, "user_id=bad&vsn=2.0.0") as victim,
+            connect(server.url, "user_id=good&vsn=2.0.0") as other,
+        ):
             await victim.join("room:bad", "1")
             await other.join("room:bad", "1")
             if isinstance(frame, str):
@@ -151,7 +153,8 @@ def test_bad_frame_closes_with_1011_stops_channels_logs_once(
             assert (await victim.closed()).code == 1011
             # the other socket sees the victim's presence leave, then still works
             leave = await other.recv_until(
-                lambda f: f[3] == "presence_diff" and "bad" in f[4]["leaves"])
+                lambda f: f[3] == "presence_diff" and "bad" in f[4]["leaves"]
+            )
             assert leave
             await alive(other)
 
@@ -175,9 +178,11 @@ def test_v1_missing_key_and_binary_on_v1_close_with_1011(server: LoopbackServer)
 
 def test_forced_disconnect_closes_with_1001(server: LoopbackServer) -> None:
     async def body() -> None:
-        async with connect(server.url, "user_id=fd&vsn=2.0.0") as a, \
-                connect(server.url, "user_id=fd&vsn=2.0.0") as b, \
-                connect(server.url, "user_id=keep&vsn=2.0.0") as keep:
+        async with (
+            connect(server.url, "user_id=fd&vsn=2.0.0") as a,
+            connect(server.url, "user_id=fd&vsn=2.0.0") as b,
+            connect(server.url, "user_id=keep&vsn=2.0.0") as keep,
+        ):
             await alive(a)
             await alive(b)
             await alive(keep)
@@ -315,8 +320,7 @@ def test_phoenix_server_fixture(phoenix_server: LoopbackServer) -> None:
 
 def test_admin_routes() -> None:
     async def body(srv: LoopbackServer) -> None:
-        async with aiohttp.ClientSession() as http, \
-                connect(srv.url, "user_id=adm&vsn=2.0.0") as c:
+        async with aiohttp.ClientSession() as http, connect(srv.url, "user_id=adm&vsn=2.0.0") as c:
             async with http.get(f"{srv.http_url}/health") as resp:
                 assert (resp.status, await resp.json()) == (200, {"ok": True})
             await c.join("room:adm", "1")
@@ -341,8 +345,7 @@ def test_admin_routes() -> None:
 
 def test_admin_routes_are_off_by_default(server: LoopbackServer) -> None:
     async def body() -> None:
-        async with aiohttp.ClientSession() as http, \
-                http.get(f"{server.http_url}/health") as resp:
+        async with aiohttp.ClientSession() as http, http.get(f"{server.http_url}/health") as resp:
             assert resp.status == 404
 
     run(body)
@@ -372,8 +375,10 @@ def test_cli_serve_prints_its_url_and_stops_on_sigint() -> None:
                 reply = await c.join("room:cli", "1")
                 assert reply[4]["response"] == {"joined": "cli", "user_id": "cli"}
             http_url = url.removeprefix("ws://").removesuffix("/socket")
-            async with aiohttp.ClientSession() as http, \
-                    http.get(f"http://{http_url}/health") as resp:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(f"http://{http_url}/health") as resp,
+            ):
                 assert await resp.json() == {"ok": True}
 
         run(body)

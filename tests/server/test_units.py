@@ -37,8 +37,10 @@ def test_phx_ref_is_16_urlsafe_base64_chars_and_unique() -> None:
 def test_track_returns_a_join_diff_and_lists_the_meta() -> None:
     tracker = counter_refs()
     diff = tracker.track("room:a", "owner1", "u1", {"online_at": 1})
-    assert diff.payload() == {"joins": {"u1": {"metas": [{"online_at": 1, "phx_ref": "r1"}]}},
-                              "leaves": {}}
+    assert diff.payload() == {
+        "joins": {"u1": {"metas": [{"online_at": 1, "phx_ref": "r1"}]}},
+        "leaves": {},
+    }
     assert tracker.list("room:a") == {"u1": {"metas": [{"online_at": 1, "phx_ref": "r1"}]}}
     assert tracker.list("room:b") == {}
 
@@ -61,16 +63,16 @@ def test_update_is_a_join_with_phx_ref_prev_and_a_leave_of_the_old_meta() -> Non
     tracker = counter_refs()
     tracker.track("t", "o1", "u1", {"status": "away"})
     diff = tracker.update("t", "o1", "u1", lambda old: {**old, "status": "here"})
-    assert diff.joins == {"u1": {"metas": [{"status": "here", "phx_ref": "r2",
-                                            "phx_ref_prev": "r1"}]}}
+    assert diff.joins == {
+        "u1": {"metas": [{"status": "here", "phx_ref": "r2", "phx_ref_prev": "r1"}]}
+    }
     assert diff.leaves == {"u1": {"metas": [{"status": "away", "phx_ref": "r1"}]}}
     assert tracker.list("t")["u1"]["metas"] == [
         {"status": "here", "phx_ref": "r2", "phx_ref_prev": "r1"}
     ]
     # a second update builds on the bare meta, not on the old refs
     diff = tracker.update("t", "o1", "u1", {"status": "gone"})
-    assert diff.joins["u1"]["metas"][0] == {"status": "gone", "phx_ref": "r3",
-                                            "phx_ref_prev": "r2"}
+    assert diff.joins["u1"]["metas"][0] == {"status": "gone", "phx_ref": "r3", "phx_ref_prev": "r2"}
 
 
 def test_update_of_an_untracked_key_is_an_error() -> None:
@@ -144,8 +146,12 @@ def test_router_rejects_a_star_that_is_not_last() -> None:
 
 @pytest.mark.parametrize(
     ("vsn", "kind"),
-    [(None, V1JSONSerializer), ("1.0.0", V1JSONSerializer), ("2.0.0", V2JSONSerializer),
-     ("2.0.7", V2JSONSerializer)],
+    [
+        (None, V1JSONSerializer),
+        ("1.0.0", V1JSONSerializer),
+        ("2.0.0", V2JSONSerializer),
+        ("2.0.7", V2JSONSerializer),
+    ],
 )
 def test_serializer_versions_accepted(vsn: str | None, kind: type) -> None:
     assert type(negotiate_serializer(vsn)) is kind
@@ -167,8 +173,14 @@ def test_subprotocols_token_is_standard_base64_without_padding() -> None:
 
 
 @pytest.mark.parametrize(
-    "header", ["base64url.bearer.phx.dG9r", "chat", "", "phoenix2, base64url.bearer.phx.dG9r",
-               "phoenix, base64url.bearer.phx.!!!"],
+    "header",
+    [
+        "base64url.bearer.phx.dG9r",
+        "chat",
+        "",
+        "phoenix2, base64url.bearer.phx.dG9r",
+        "phoenix, base64url.bearer.phx.!!!",
+    ],
 )
 def test_subprotocols_without_an_acceptable_entry_are_refused(header: str) -> None:
     with pytest.raises(HandshakeError):
@@ -194,7 +206,10 @@ def test_faults_counters_and_reset() -> None:
     assert faults.heartbeats_stopped
     faults.reset()
     assert (faults.reply_delay, faults.heartbeats_stopped, faults.take_reply_drop()) == (
-        0.0, False, False)
+        0.0,
+        False,
+        False,
+    )
 
 
 def test_faults_validate_and_need_a_server_for_actions() -> None:
