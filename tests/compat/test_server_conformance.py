@@ -7,6 +7,7 @@ process running ``tests/js/driver.mjs``; every wait has a deadline.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from phoenix_actors.server import LoopbackServer
 from tests.jsclient import (  # noqa: F401 (fixtures)
@@ -21,7 +22,7 @@ from tests.jsclient import (  # noqa: F401 (fixtures)
     push,
 )
 
-V1 = {"vsn": "1.0.0"}
+V1: dict[str, Any] = {"vsn": "1.0.0"}
 
 
 def test_v2_connect_and_join_ok(
@@ -186,13 +187,13 @@ def test_shout_others_skips_the_sender(
     for name in ("a", "b"):
         open_socket(js, loopback_server.url, socket=name, params={"user_id": name})
         join(js, name, "room:lobby", socket=name)
-        js.send("on", channel=name, event="shout_others")
+        js.send("on", channel=name, event="shout")
     js.send("push", channel="a", event="shout_others", payload={"text": "psst"})
     barrier = push(js, "a", "ping", {})  # after the broadcast went out, on a's connection
-    event = js.wait_for("event", channel="b", event="shout_others")
+    event = js.wait_for("event", channel="b", event="shout")
     assert event["payload"] == {"text": "psst"}
     assert barrier["status"] == "ok"
-    assert js.select("event", channel="a", event="shout_others") == []
+    assert js.select("event", channel="a", event="shout") == []
 
 
 def test_server_broadcast_reaches_subscribers(
@@ -206,7 +207,8 @@ def test_server_broadcast_reaches_subscribers(
     loopback_server.broadcast("room:other", "headline", {"title": "not for us"})
     event = js.wait_for("event", event="headline")
     assert event["payload"] == {"title": "hello"}
-    assert event["join_ref"] is None
+    msg = js.wait_for("msg", event="headline")
+    assert (msg["join_ref"], msg["ref"]) == (None, None)
     assert push(js, "c", "ping", {})["status"] == "ok"
     assert len(js.select("event", event="headline")) == 1
 
@@ -230,7 +232,7 @@ def test_binary_push_and_reply(js_client: JsClientFactory, loopback_server: Loop
     )
 
 
-def _whoami(js: JsClient, url: str, *, user: str, **options: object) -> dict[str, object]:
+def _whoami(js: JsClient, url: str, *, user: str, **options: Any) -> dict[str, object]:
     open_socket(js, url, params={"user_id": user, "extra": "x"}, **options)
     join(js, "c", "room:me")
     reply = push(js, "c", "whoami", {})

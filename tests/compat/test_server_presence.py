@@ -121,8 +121,9 @@ def test_presence_diff_on_the_wire(
     state_msg = js.wait_for("msg", socket="ann", event="presence_state")
     join_ref = js.send("state")["channels"]["ann"]["joinRef"]
     assert (state_msg["join_ref"], state_msg["ref"]) == (join_ref, None)  # a push
+    mark = js.mark()
     join_with_presence(js, loopback_server.url, "ben")
-    diff = js.wait_for("msg", socket="ann", event="presence_diff")
+    diff = js.wait_for("msg", socket="ann", event="presence_diff", after=mark)
     assert (diff["join_ref"], diff["ref"]) == (None, None)  # a broadcast
     assert set(diff["payload"]) == {"joins", "leaves"}
     assert set(diff["payload"]["joins"]) == {"ben"}
