@@ -1,0 +1,34 @@
+"""Smoke test: ``scripts/bench_roundtrip.py --quick`` runs every client and prints the table."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "scripts" / "bench_roundtrip.py"
+
+pytest.importorskip("aiohttp")
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_quick_run_reports_every_client() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    header = next(line for line in proc.stdout.splitlines() if "pa/phoenix.js" in line)
+    for client in ("phoenix_actors", "phoenix.js", "bare"):
+        assert client in header
+    assert "pipelined replies/s" in proc.stdout
+    assert "FAILED" not in proc.stdout
