@@ -168,7 +168,8 @@ def _serialize(obj: Mapping[Any, Any] | Sequence[Any] | None, parent: str | None
         items = [(str(i), v) for i, v in enumerate(obj)]
     parts = []
     for key, value in items:
-        name = key if parent is None else f"{parent}[{key}]"
+        # phoenix.js tests the parent key for truthiness: under "" a key stays bare
+        name = f"{parent}[{key}]" if parent else key
         if value is None or isinstance(value, Mapping | list | tuple):
             parts.append(_serialize(value, name))
         else:

@@ -101,6 +101,12 @@ def test_none_and_empty_containers_leave_empty_segments() -> None:
     )
 
 
+def test_keys_under_an_empty_key_stay_bare() -> None:
+    # phoenix.js builds `${parentKey}[${key}]` only when parentKey is truthy
+    url = endpoint_url("ws://h/s", {"": {"a": 1, "b": [2]}})
+    assert url == "ws://h/s/websocket?a=1&b%5B0%5D=2&vsn=2.0.0"
+
+
 def test_integer_like_keys_come_first_as_in_javascript_objects() -> None:
     params = {"b": 1, "10": 2, "a": 3, "2": 4, "01": 5, "4294967295": 6, "4294967294": 7}
     query = endpoint_url("ws://h/s", params).split("?", 1)[1]
