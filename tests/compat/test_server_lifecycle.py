@@ -207,3 +207,24 @@ def test_auth_token_reaches_the_connect_hook(js_client: JsClientFactory) -> None
         assert js.wait_for("close", socket="none")["code"] == 1006
         assert js.select("open", socket="bad") == js.select("open", socket="none") == []
     assert sorted(seen, key=str) == sorted(["let me in", "nope", None], key=str)
+
+
+def test_client_disconnect_then_connect_rejoins(
+    js_client: JsClientFactory, loopback_server: LoopbackServer
+) -> None:
+    js = js_client()
+    open_socket(js, loopback_server.url, params={"user_id": "dc"}, **FAST)
+    first = join(js, "c", "room:lobby")
+    [info] = loopback_server.wait_for_sockets(1)
+    assert (info.socket_id, info.vsn, info.topics) == ("user_socket:dc", "2.0.0", ("room:lobby",))
+    js.send("disconnect", code=1000)
+    closed = js.wait_for("close")
+    assert (closed["code"], closed["wasClean"]) == (1000, True)
+    js.wait_for("disconnected")
+    loopback_server.wait_for_sockets(0)
+    assert loopback_server.presence_list("room:lobby") == {}
+    assert js.send("state")["channels"]["c"]["state"] == "errored"
+    js.send("connect")
+    rejoined = js.wait_for("join_reply", channel="c", after=first["seq"])
+    assert rejoined["status"] == "ok"
+    loopback_server.wait_for(lambda: set(loopback_server.presence_list("room:lobby")) == {"dc"})

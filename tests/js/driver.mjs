@@ -14,6 +14,7 @@
 //                messages: bool (default true), raw: bool, logger: bool}
 //   connect     {socket}                 disconnect {socket, code, reason}
 //   ping        {socket}                 -> event "pong" {rtt}
+//   send_raw    {socket, data}           write a text (or {$bytes}) frame on the transport
 //   channel     {socket, channel, topic, params}
 //   join        {channel, timeout}       -> "join_reply" {status, response} (every (re)join)
 //   leave       {channel, timeout}       -> "leave_reply" {status, response}
@@ -151,6 +152,14 @@ const commands = {
   disconnect(args){
     const {socket, id} = getSocket(args.socket)
     socket.disconnect(() => emit("disconnected", {socket: id}), args.code, args.reason)
+  },
+
+  send_raw(args){
+    // Write a frame straight to the transport, bypassing phoenix.js (text, or {$bytes}).
+    const {socket} = getSocket(args.socket)
+    if(!socket.isConnected()){ throw new Error("socket is not open") }
+    const data = fromWire(args.data)
+    socket.conn.send(data instanceof ArrayBuffer ? Buffer.from(data) : data)
   },
 
   ping(args){
