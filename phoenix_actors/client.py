@@ -26,7 +26,7 @@ from phoenix_actors.actors.channel import (
     GetPushes,
 )
 from phoenix_actors.actors.runtime import EventBus, Runtime, Subscriber
-from phoenix_actors.actors.supervisor import EnsureChannel, ResetChannels, Supervisor
+from phoenix_actors.actors.supervisor import EnsureChannel, Ping, ResetChannels, Supervisor
 from phoenix_actors.clock import Clock, MonotonicClock
 from phoenix_actors.errors import (
     AskTimeoutError,
@@ -179,6 +179,8 @@ class Client:
         )
         self._supervisor = Supervisor.start(self._rt)
         self._closed = False
+        # one round trip: answered only after Supervisor.on_start started the children
+        self._wait(self._supervisor.ask(Ping(), block=False), 10.0)
 
     # --- lifecycle -----------------------------------------------------------------
 

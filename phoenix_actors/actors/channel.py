@@ -122,9 +122,8 @@ class ChannelActor(pykka.ThreadingActor):
     def on_start(self) -> None:
         """Learn whether the socket is open; after a restart, rejoin if wanted."""
         self.core.socket_open = self.rt.wire.open
-        if self.restarted:
-            if self.core.wants_join:
-                self._run(self.core.join(self.rt.clock.now()))
+        if self.restarted and self.core.wants_join:
+            self._run(self.core.join(self.rt.clock.now()))
 
     def on_stop(self) -> None:
         """Cancel timers; hand on (or fail) what is still in the inbox, so nothing is lost."""
@@ -253,7 +252,7 @@ class ChannelActor(pykka.ThreadingActor):
 
                     rt.tell(rt.presence, PresenceFrame(self.topic, msg, join_ref))
                 case NeedSocket():
-                    rt.tell(rt.socket, EnsureConnected())
+                    rt.tell(rt.socket, EnsureConnected(self.actor_ref))
                 case Finished():
                     self.retiring = True
                     from phoenix_actors.actors.supervisor import ChannelFinished  # noqa: PLC0415

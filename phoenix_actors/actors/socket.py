@@ -71,7 +71,13 @@ _STATE = {
 
 
 class EnsureConnected(msgspec.Struct, frozen=True):
-    """A channel wants the socket: connect unless already connecting or open."""
+    """A channel wants the socket: connect unless already connecting or open.
+
+    If the socket is already open, ``channel`` is told so: a channel started
+    while the socket was opening may have missed the notice.
+    """
+
+    channel: Any = None
 
 
 class SocketOpenedNotice(msgspec.Struct, frozen=True):
@@ -225,6 +231,8 @@ class SocketActor(pykka.ThreadingActor):
                 self._emit_state()
             case _Opened() | _Failed() | _Closed():
                 pass  # a callback from a transport we already let go of
+            case EnsureConnected(channel=channel) if self.core.state is ConnState.OPEN:
+                self.rt.tell(channel, SocketOpenedNotice())
             case Connect() | EnsureConnected():
                 self._run(self.core.connect(now))
             case Disconnect(code=code, reason=reason):

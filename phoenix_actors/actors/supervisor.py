@@ -27,6 +27,7 @@ __all__ = [
     "ChannelFinished",
     "ChildFailed",
     "EnsureChannel",
+    "Ping",
     "Reroute",
     "ResetChannels",
     "Supervisor",
@@ -60,6 +61,10 @@ class Reroute(msgspec.Struct, frozen=True):
 
     topic: str
     message: Any
+
+
+class Ping(msgspec.Struct, frozen=True):
+    """Answered with True once the supervisor has started its children."""
 
 
 class ResetChannels(msgspec.Struct, frozen=True):
@@ -96,6 +101,8 @@ class Supervisor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         """Start channels, stop finished ones, restart crashed children."""
         match message:
+            case Ping():
+                return True
             case EnsureChannel(topic=topic):
                 return self._ensure(topic)
             case Reroute(topic=topic, message=inner):

@@ -388,29 +388,22 @@ def test_wrong_arguments_raise_at_the_call_site_naming_the_field(
         make()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="client.py Client.__init__ returns before Supervisor.on_start set rt.socket: "
-    "a socket command sent at once raises ClientClosedError",
-)
 def test_a_socket_command_right_after_construction_is_accepted(
     clock: FakeClock, network: MemoryNetwork, monkeypatch: Any
 ) -> None:
-    # Make the race deterministic: hold Supervisor.on_start until the command was sent.
-    release = threading.Event()
+    # A slow Supervisor.on_start: the constructor must wait for it, so the
+    # socket actor exists when the first command is sent.
     original = Supervisor.on_start
+    started = threading.Event()
 
     def slow_start(self: Supervisor) -> None:
-        release.wait(WAIT)
+        started.wait(0.2)  # a bounded delay inside the actor, not test synchronisation
         original(self)
 
     monkeypatch.setattr(Supervisor, "on_start", slow_start)
     client = Client(ENDPOINT, clock=clock, transport=network)
     try:
-        try:
-            client.tell(Connect())
-        finally:
-            release.set()
+        client.tell(Connect())
         network.wait_for_transport(timeout=WAIT)
     finally:
         client.stop()
