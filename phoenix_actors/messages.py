@@ -771,6 +771,8 @@ class SocketError(Event, frozen=True):
     """The exception type name, e.g. "ConnectError"."""
     status: int | None = None
     """HTTP status of a rejected handshake (403 when ``connect/3`` refused)."""
+    tls: bool = False
+    """TLS failed (e.g. an untrusted certificate): the socket does not retry by itself."""
 
 
 class SocketStateChanged(Event, frozen=True):

@@ -211,9 +211,13 @@ class SocketActor(pykka.ThreadingActor):
                 self.rt.bus.emit(SocketOpened(url=_public_url(self._url)))
                 self._run(self.core.opened(now))
             case _Failed(transport=t, error=err) if t is self.transport:
-                status = getattr(err, "status", None) if isinstance(err, ConnectError) else None
+                status = err.status if isinstance(err, ConnectError) else None
+                tls = isinstance(err, ConnectError) and err.tls
+                if tls:
+                    # a certificate will not become trusted by retrying: no reconnect storm
+                    self.core.close_was_clean = True
                 self.rt.bus.emit(
-                    SocketError(reason=str(err), error=type(err).__name__, status=status)
+                    SocketError(reason=str(err), error=type(err).__name__, status=status, tls=tls)
                 )
             case _Closed(transport=t, code=code, reason=reason, clean=clean) if t is self.transport:
                 self._detach()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -116,6 +117,7 @@ class PhoenixServer:
         max_channels: int = 100,
         admin: bool = False,
         faults: Faults | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         """Configure the server; :meth:`start` binds it."""
         if handlers is None:
@@ -144,6 +146,8 @@ class PhoenixServer:
         self.max_frame_size = max_frame_size
         self.max_channels = max_channels
         self.admin = admin
+        self.ssl_context = ssl_context
+        """TLS for wss:// and https:// (None: plain ws://)."""
         self.faults = faults if faults is not None else Faults()
         """The fault switches."""
         if faults is None:
@@ -162,12 +166,14 @@ class PhoenixServer:
     @property
     def url(self) -> str:
         """The endpoint to give a client: ``ws://HOST:PORT/socket``."""
-        return f"ws://{self.host}:{self.port}/socket"
+        scheme = "wss" if self.ssl_context is not None else "ws"
+        return f"{scheme}://{self.host}:{self.port}/socket"
 
     @property
     def http_url(self) -> str:
         """The HTTP base URL: ``http://HOST:PORT``."""
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -191,7 +197,9 @@ class PhoenixServer:
             add_admin_routes(app, self)
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
+        site = web.TCPSite(
+            runner, self.host, self.port, reuse_address=True, ssl_context=self.ssl_context
+        )
         try:
             await site.start()
         except BaseException:

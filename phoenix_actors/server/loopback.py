@@ -19,6 +19,7 @@ same port (:meth:`LoopbackServer.restart` does both).
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -56,6 +57,7 @@ class LoopbackServer:
         max_frame_size: largest accepted frame in bytes (larger: close 1009).
         max_channels: channels one socket may join.
         admin: also serve the admin HTTP routes.
+        ssl_context: server TLS context; the URLs become ``wss://`` / ``https://``.
     """
 
     def __init__(
@@ -71,6 +73,7 @@ class LoopbackServer:
         max_frame_size: int = 10_000_000,
         max_channels: int = 100,
         admin: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         """Configure the server; :meth:`start` (or ``with``) runs it."""
         self._config: dict[str, Any] = {
@@ -83,6 +86,7 @@ class LoopbackServer:
             "max_frame_size": max_frame_size,
             "max_channels": max_channels,
             "admin": admin,
+            "ssl_context": ssl_context,
         }
         self._host = host
         self._port = port
@@ -192,12 +196,14 @@ class LoopbackServer:
     @property
     def url(self) -> str:
         """The endpoint to give a client: ``ws://HOST:PORT/socket`` (socket: ``+ "/websocket"``)."""
-        return f"ws://{self._host}:{self._port}/socket"
+        scheme = "wss" if self._config["ssl_context"] is not None else "ws"
+        return f"{scheme}://{self._host}:{self._port}/socket"
 
     @property
     def http_url(self) -> str:
         """``http://HOST:PORT`` (the admin routes, when enabled)."""
-        return f"http://{self._host}:{self._port}"
+        scheme = "https" if self._config["ssl_context"] is not None else "http"
+        return f"{scheme}://{self._host}:{self._port}"
 
     # -- operations (any thread) -----------------------------------------------------
 
