@@ -22,7 +22,6 @@ a payload that is not JSON).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any, Final, NamedTuple, Protocol
 
@@ -123,6 +122,10 @@ class WireFrame(NamedTuple):
     binary: bool
 
 
+# tuple.__new__ skips NamedTuple's Python-level __new__, a sixth of a small frame's cost
+_new_tuple: Final = tuple.__new__
+
+
 class Serializer(Protocol):
     """Encodes :class:`Message` to wire frames and decodes them back."""
 
@@ -138,13 +141,13 @@ class Serializer(Protocol):
         ...
 
 
-_Bytes = bytes | bytearray | memoryview
 _BYTES_TYPES: Final = (bytes, bytearray, memoryview)
 # Anything else a decoder may raise on hostile input: text that is not UTF-8
 # (a str with lone surrogates), nesting deeper than the recursion limit, and
 # input that is not bytes or str at all.
 _DECODE_ERRORS: Final = (msgspec.DecodeError, UnicodeError, RecursionError, TypeError)
 
+_REPLY: Final = Event.REPLY.value
 _json_encoder: Final = msgspec.json.Encoder()
 _v2_decoder: Final = msgspec.json.Decoder(Message)
 _v1_decoder: Final = msgspec.json.Decoder(_V1Message)
@@ -158,94 +161,117 @@ def _encode_json(obj: object) -> bytes:
 
 
 def _field(value: object, name: str) -> bytes:
-    if value is None:
-        return b""
-    if not isinstance(value, str):
-        raise LocalProtocolError(
-            f"{name} must be a str for a binary frame, not {type(value).__name__}"
-        )
-    try:
-        raw = value.encode()
-    except UnicodeEncodeError as exc:
-        raise LocalProtocolError(f"{name} is not valid Unicode: {exc}") from exc
-    if len(raw) > BINARY_FIELD_MAX:
+    """One binary-frame field: a str of at most 255 UTF-8 bytes, None written as empty."""
+    if isinstance(value, str):
+        try:
+            raw = value.encode()
+        except UnicodeEncodeError as exc:
+            raise LocalProtocolError(f"{name} is not valid Unicode: {exc}") from exc
+        if len(raw) <= BINARY_FIELD_MAX:
+            return raw
         msg = (
             f"{name} is {len(raw)} bytes in UTF-8; a binary frame field holds at most "
             f"{BINARY_FIELD_MAX}"
         )
         raise LocalProtocolError(msg)
-    return raw
+    if value is None:
+        return b""
+    raise LocalProtocolError(f"{name} must be a str for a binary frame, not {type(value).__name__}")
 
 
-def _binary(kind: int, fields: Sequence[tuple[object, str]], payload: _Bytes) -> bytes:
-    raws = [_field(value, name) for value, name in fields]
-    return b"".join([bytes([kind, *(len(r) for r in raws)]), *raws, payload])
+def _truncated(needed: int, size: int) -> FrameError:
+    return FrameError(f"binary frame truncated: needs {needed} bytes, has {size}")
 
 
-def _split(data: bytes, offset: int, sizes: list[int]) -> tuple[list[str], int]:
-    out = []
-    for size in sizes:
-        end = offset + size
-        if end > len(data):
-            msg = f"binary frame truncated: needs {end} bytes, has {len(data)}"
-            raise FrameError(msg)
-        try:
-            out.append(data[offset:end].decode())
-        except UnicodeDecodeError as exc:
-            raise FrameError(f"binary frame field is not UTF-8: {exc}") from exc
-        offset = end
-    return out, offset
+# Binary decoding is unrolled per kind and per receiving end, with the kinds as
+# literals: it runs for every binary frame (see scripts/bench_codec.py).
 
 
-# (kind, receiving role) -> how many one-byte field lengths follow the kind byte
-_BINARY_FIELD_COUNTS: Final = {
-    (BinaryKind.PUSH, Role.SERVER): 4,  # client -> server push: join_ref, ref, topic, event
-    (BinaryKind.PUSH, Role.CLIENT): 3,  # server -> client push has no ref: join_ref, topic, event
-    (BinaryKind.REPLY, Role.CLIENT): 4,  # join_ref, ref, topic, status
-    (BinaryKind.BROADCAST, Role.CLIENT): 2,  # topic, event
-}
-
-
-def _decode_binary(data: bytes, role: Role) -> Message:
-    if not data:
+def _decode_binary_at_client(data: bytes) -> Message:
+    size = len(data)
+    if size == 0:
         raise FrameError("empty binary frame")
     kind = data[0]
-    n = _BINARY_FIELD_COUNTS.get((kind, role))
-    if n is None:
-        raise FrameError(f"binary frame kind {kind} is not one a {role} receives")
-    if len(data) < 1 + n:
-        raise FrameError(f"binary frame truncated: header needs {1 + n} bytes, has {len(data)}")
-    fields, offset = _split(data, 1 + n, list(data[1 : 1 + n]))
-    payload = data[offset:]
-    if kind == BinaryKind.BROADCAST:
-        topic, event = fields
-        return Message(None, None, topic, event, payload)
-    if kind == BinaryKind.REPLY:
-        join_ref, ref, topic, status = fields
-        reply = {"status": status, "response": payload}
-        return Message(join_ref or None, ref or None, topic, Event.REPLY.value, reply)
-    if n == 4:
-        join_ref, ref, topic, event = fields
-        return Message(join_ref or None, ref or None, topic, event, payload)
-    join_ref, topic, event = fields
-    return Message(join_ref or None, None, topic, event, payload)
+    try:
+        if kind == 0:  # push: join_ref, topic, event; no ref
+            if size < 4:
+                raise _truncated(4, size)
+            a = 4 + data[1]
+            b = a + data[2]
+            c = b + data[3]
+            if c > size:
+                raise _truncated(c, size)
+            topic, event = data[a:b].decode(), data[b:c].decode()
+            return Message(data[4:a].decode() or None, None, topic, event, data[c:])
+        if kind == 1:  # reply: join_ref, ref, topic, status
+            if size < 5:
+                raise _truncated(5, size)
+            a = 5 + data[1]
+            b = a + data[2]
+            c = b + data[3]
+            d = c + data[4]
+            if d > size:
+                raise _truncated(d, size)
+            join_ref, ref, topic = data[5:a].decode(), data[a:b].decode(), data[b:c].decode()
+            reply = {"status": data[c:d].decode(), "response": data[d:]}
+            return Message(join_ref or None, ref or None, topic, _REPLY, reply)
+        if kind == 2:  # broadcast: topic, event
+            if size < 3:
+                raise _truncated(3, size)
+            a = 3 + data[1]
+            b = a + data[2]
+            if b > size:
+                raise _truncated(b, size)
+            return Message(None, None, data[3:a].decode(), data[a:b].decode(), data[b:])
+    except UnicodeDecodeError as exc:
+        raise FrameError(f"binary frame field is not UTF-8: {exc}") from exc
+    raise FrameError(f"binary frame kind {kind} is not one a client receives")
+
+
+def _decode_binary_at_server(data: bytes) -> Message:
+    size = len(data)
+    if size == 0:
+        raise FrameError("empty binary frame")
+    kind = data[0]
+    if kind != 0:
+        raise FrameError(f"binary frame kind {kind} is not one a server receives")
+    if size < 5:  # push: join_ref, ref, topic, event
+        raise _truncated(5, size)
+    a = 5 + data[1]
+    b = a + data[2]
+    c = b + data[3]
+    d = c + data[4]
+    if d > size:
+        raise _truncated(d, size)
+    try:
+        join_ref, ref, topic = data[5:a].decode(), data[a:b].decode(), data[b:c].decode()
+        event = data[c:d].decode()
+    except UnicodeDecodeError as exc:
+        raise FrameError(f"binary frame field is not UTF-8: {exc}") from exc
+    return Message(join_ref or None, ref or None, topic, event, data[d:])
 
 
 def _encode_binary(msg: Message, role: Role) -> bytes:
     payload = msg.payload
+    join_ref = _field(msg.join_ref, "join_ref")
+    topic = _field(msg.topic, "topic")
+    # the headers are spelled out: bytes(map(len, ...)) costs twice as much
     if role is Role.CLIENT:
-        fields = [(msg.join_ref, "join_ref"), (msg.ref, "ref"), (msg.topic, "topic")]
-        return _binary(BinaryKind.PUSH, [*fields, (msg.event, "event")], payload)
+        ref, event = _field(msg.ref, "ref"), _field(msg.event, "event")
+        header = bytes((0, len(join_ref), len(ref), len(topic), len(event)))
+        return b"".join((header, join_ref, ref, topic, event, payload))
     if not isinstance(payload, _BYTES_TYPES):  # a reply {status, response: bytes}
         status = payload.get("status")
         if not isinstance(status, str):
             raise LocalProtocolError("a binary phx_reply needs a str status")
-        fields = [(msg.join_ref, "join_ref"), (msg.ref, "ref"), (msg.topic, "topic")]
-        return _binary(BinaryKind.REPLY, [*fields, (status, "status")], payload["response"])
+        ref, raw_status = _field(msg.ref, "ref"), _field(status, "status")
+        header = bytes((1, len(join_ref), len(ref), len(topic), len(raw_status)))
+        return b"".join((header, join_ref, ref, topic, raw_status, payload["response"]))
+    event = _field(msg.event, "event")
     if msg.join_ref is None and msg.ref is None:
-        return _binary(BinaryKind.BROADCAST, [(msg.topic, "topic"), (msg.event, "event")], payload)
-    fields = [(msg.join_ref, "join_ref"), (msg.topic, "topic"), (msg.event, "event")]
-    return _binary(BinaryKind.PUSH, fields, payload)
+        return b"".join((bytes((2, len(topic), len(event))), topic, event, payload))
+    header = bytes((0, len(join_ref), len(topic), len(event)))
+    return b"".join((header, join_ref, topic, event, payload))
 
 
 def _is_binary(msg: Message, role: Role) -> bool:
@@ -276,6 +302,9 @@ class V2JSONSerializer:
     def __init__(self, role: Role = Role.CLIENT) -> None:
         """Create a serializer for one end of the connection."""
         self.role = role
+        self._decode_binary = (
+            _decode_binary_at_client if role is Role.CLIENT else _decode_binary_at_server
+        )
 
     def encode(self, msg: Message) -> WireFrame:
         """Encode ``msg``: a binary frame when its payload is bytes, else JSON text.
@@ -285,8 +314,8 @@ class V2JSONSerializer:
                 that is not JSON-encodable.
         """
         if _is_binary(msg, self.role):
-            return WireFrame(_encode_binary(msg, self.role), binary=True)
-        return WireFrame(_encode_json(msg), binary=False)
+            return _new_tuple(WireFrame, (_encode_binary(msg, self.role), True))
+        return _new_tuple(WireFrame, (_encode_json(msg), False))
 
     def decode(
         self, data: bytes | bytearray | memoryview | str, *, binary: bool = False
@@ -297,11 +326,11 @@ class V2JSONSerializer:
             FrameError: the data is not a V2 frame (the message says why).
         """
         if binary:
+            if data.__class__ is bytes:
+                return self._decode_binary(data)
             if isinstance(data, str):
                 raise FrameError("a binary frame must be bytes")
-            if not isinstance(data, bytes):
-                data = bytes(data)  # the payload must come out as bytes
-            return _decode_binary(data, self.role)
+            return self._decode_binary(bytes(data))  # the payload must come out as bytes
         try:
             return _v2_decoder.decode(data)
         except _DECODE_ERRORS as exc:
