@@ -215,7 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     ratio = best["ours"]["rate"] / best["echo"]["rate"]
     for result in best.values():
         result["server_cpu_us_per_reply"] = result["server_cpu_s"] / result["replies"] * 1e6
-    cpu_ratio = best["echo"]["server_cpu_us_per_reply"] / best["ours"]["server_cpu_us_per_reply"]
+    ours_cpu = best["ours"]["server_cpu_us_per_reply"]
+    # /proc counts in clock ticks (10 ms): a tiny run may show none at all.
+    cpu_ratio = best["echo"]["server_cpu_us_per_reply"] / ours_cpu if ours_cpu else float("nan")
     summary = {
         "connections": args.connections,
         "total": args.total,

@@ -43,7 +43,8 @@ def test_unanswered_heartbeat_closes_1000_then_reconnects(
     js_client: JsClientFactory, loopback_server: LoopbackServer
 ) -> None:
     js = js_client()
-    _joined(js, loopback_server, heartbeatIntervalMs=100)
+    open_socket(js, loopback_server.url, heartbeatIntervalMs=100, reconnectAfterMs=[300])
+    join(js, "c", "room:lobby")
     loopback_server.faults.stop_heartbeats()
     error = js.wait_for("channel_error", channel="c")
     assert error["payload"] == {"source": "transport", "reason": "heartbeat_timeout"}
@@ -51,7 +52,7 @@ def test_unanswered_heartbeat_closes_1000_then_reconnects(
     # phoenix.js closed with 1000 "heartbeat timeout"; the event reports the server's
     # answering close frame, which echoes the code (RFC 6455 5.5.1; the reason is optional).
     assert closed["code"] == 1000
-    loopback_server.faults.reset()
+    loopback_server.faults.reset()  # well before the reconnect, 300 ms after the close
     _recovers(js, after=closed["seq"])
 
 

@@ -112,3 +112,50 @@ def test_binary_push_frame_written_by_hand(
     assert reply["join_ref"] == join_ref
     assert reply["payload"]["status"] == "ok"
     assert as_bytes(reply["payload"]["response"]) == b"\x00\xffdata"
+
+
+def test_a_frame_that_is_not_json_closes_1011(
+    js_client: JsClientFactory, loopback_server: LoopbackServer
+) -> None:
+    js = js_client()
+    open_socket(js, loopback_server.url, reconnectAfterMs=[60_000])
+    js.send("send_raw", data="this is not json")
+    closed = js.wait_for("close")
+    assert closed["code"] == 1011
+
+
+def test_a_short_v2_array_closes_1011(
+    js_client: JsClientFactory, loopback_server: LoopbackServer
+) -> None:
+    js = js_client()
+    open_socket(js, loopback_server.url, reconnectAfterMs=[60_000])
+    raw(js, [None, "x1", "phoenix", "heartbeat"])
+    assert js.wait_for("close")["code"] == 1011
+
+
+def test_an_unsupported_vsn_is_refused(
+    js_client: JsClientFactory, loopback_server: LoopbackServer
+) -> None:
+    js = js_client()
+    js.send("socket", url=loopback_server.url, vsn="2.1.0", reconnectAfterMs=[60_000])
+    js.send("connect")
+    assert js.wait_for("close")["code"] == 1006
+    assert js.select("open") == []
+
+
+def test_an_oversized_frame_closes_1009(js_client: JsClientFactory) -> None:
+    with LoopbackServer(max_frame_size=1000) as server:
+        js = js_client()
+        open_socket(js, server.url, reconnectAfterMs=[60_000])
+        join(js, "c", "room:lobby")
+        assert push(js, "c", "ping", {"fits": "x" * 500})["status"] == "ok"
+        js.send("push", channel="c", event="ping", payload={"big": "x" * 2000})
+        assert js.wait_for("close")["code"] == 1009
+
+
+def test_an_idle_connection_is_closed_1002(js_client: JsClientFactory) -> None:
+    with LoopbackServer(idle_timeout=0.3) as server:
+        js = js_client()
+        # phoenix.js would send its first heartbeat after 60 s: the server times out first.
+        open_socket(js, server.url, heartbeatIntervalMs=60_000, reconnectAfterMs=[60_000])
+        assert js.wait_for("close")["code"] == 1002
