@@ -100,6 +100,8 @@ class PhoenixServer:
         max_frame_size: largest accepted frame in bytes (larger: close 1009).
         max_channels: channels one socket may join.
         admin: also serve the admin HTTP routes.
+        longpoll_window: seconds a long poll waits for frames before answering 204.
+        longpoll_timeout: seconds without a poll before a long-poll session ends.
         faults: fault switches (a fresh, all-off :class:`Faults` by default).
     """
 
@@ -118,6 +120,8 @@ class PhoenixServer:
         admin: bool = False,
         faults: Faults | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        longpoll_window: float = 10.0,
+        longpoll_timeout: float = 15.0,
     ) -> None:
         """Configure the server; :meth:`start` binds it."""
         if handlers is None:
@@ -147,6 +151,12 @@ class PhoenixServer:
         self.max_channels = max_channels
         self.admin = admin
         self.ssl_context = ssl_context
+        if longpoll_window <= 0 or longpoll_timeout <= 0:
+            raise InvalidArgumentError("longpoll_window and longpoll_timeout must be > 0")
+        self.longpoll_window = float(longpoll_window)
+        """Seconds a long poll waits before answering 204 (Phoenix's ``window_ms``)."""
+        self.longpoll_timeout = float(longpoll_timeout)
+        """Seconds without a poll before a long-poll session ends."""
         """TLS for wss:// and https:// (None: plain ws://)."""
         self.faults = faults if faults is not None else Faults()
         """The fault switches."""
@@ -191,6 +201,9 @@ class PhoenixServer:
         self._loop = asyncio.get_running_loop()
         app = web.Application()
         app.router.add_get(SOCKET_PATH, self._websocket)
+        from phoenix_actors.server.longpoll import add_longpoll_routes  # noqa: PLC0415 - cycle
+
+        add_longpoll_routes(app, self)
         if self.admin:
             from phoenix_actors.server.admin import add_admin_routes  # noqa: PLC0415
 
@@ -266,6 +279,11 @@ class PhoenixServer:
         self.changed()
         await conn.run()
         return ws
+
+    def register(self, conn: Connection) -> None:
+        """Count a socket opened by another transport (the long-poll endpoint)."""
+        self._conns[conn] = None
+        self.changed()
 
     def unregister(self, conn: Connection) -> None:
         """Forget a socket that ended (called by the connection)."""
