@@ -151,13 +151,13 @@ class PhoenixServer:
         self.max_channels = max_channels
         self.admin = admin
         self.ssl_context = ssl_context
+        """TLS for wss:// and https:// (None: plain ws://)."""
         if longpoll_window <= 0 or longpoll_timeout <= 0:
             raise InvalidArgumentError("longpoll_window and longpoll_timeout must be > 0")
         self.longpoll_window = float(longpoll_window)
         """Seconds a long poll waits before answering 204 (Phoenix's ``window_ms``)."""
         self.longpoll_timeout = float(longpoll_timeout)
         """Seconds without a poll before a long-poll session ends."""
-        """TLS for wss:// and https:// (None: plain ws://)."""
         self.faults = faults if faults is not None else Faults()
         """The fault switches."""
         if faults is None:
