@@ -19,7 +19,7 @@ import msgspec
 import pykka
 
 from phoenix_actors.clock import Clock
-from phoenix_actors.errors import TransportError
+from phoenix_actors.errors import LocalProtocolError, TransportError
 from phoenix_actors.messages import ConnectOptions, Event, JoinConfig, LeaveConfig
 from phoenix_actors.protocol.frames import Message, Serializer, V2JSONSerializer
 from phoenix_actors.transport.base import Transport, TransportFactory
@@ -113,38 +113,36 @@ class Wire:
         self.open = False
         self.log_frames = False
 
-    def send(self, msg: Message) -> bool:
-        """Encode and write ``msg``; return False if nothing is open to write to.
+    def send_many(self, msgs: list[Message]) -> list[tuple[Message, LocalProtocolError]]:
+        """Encode and write ``msgs`` in one transport write.
 
-        Raises:
-            LocalProtocolError: the message cannot be encoded.
+        Returns the messages that could not be encoded (with why); the rest
+        are written if a transport is open, else dropped (the channel hears
+        of the close and its pushes time out or are retried).
         """
-        transport = self.transport
-        if transport is None or not self.open:
-            return False
-        frame = self.serializer.encode(msg)
-        if self.log_frames:
-            frame_log.debug("push %s %s (%s) %r", msg.topic, msg.event, msg.ref, msg.payload)
-        try:
-            transport.send(frame.data, frame.binary)
-        except TransportError:
-            return False
-        return True
-
-    def send_many(self, msgs: list[Message]) -> bool:
-        """Encode and write several messages in one transport call."""
-        transport = self.transport
-        if transport is None or not self.open:
-            return False
-        frames = [self.serializer.encode(m) for m in msgs]
+        failed: list[tuple[Message, LocalProtocolError]] = []
+        frames: list[tuple[bytes, bool]] = []
+        encode = self.serializer.encode
+        for msg in msgs:
+            try:
+                frame = encode(msg)
+            except LocalProtocolError as exc:
+                failed.append((msg, exc))
+                continue
+            frames.append((frame.data, frame.binary))
         if self.log_frames:
             for m in msgs:
                 frame_log.debug("push %s %s (%s) %r", m.topic, m.event, m.ref, m.payload)
-        try:
-            transport.send_many([(f.data, f.binary) for f in frames])
-        except TransportError:
-            return False
-        return True
+        transport = self.transport
+        if frames and transport is not None and self.open:
+            try:
+                if len(frames) == 1:
+                    transport.send(*frames[0])
+                else:
+                    transport.send_many(frames)
+            except TransportError:
+                pass
+        return failed
 
 
 @dataclass(eq=False)

@@ -178,6 +178,9 @@ class WebSocketTransport:
             before the socket is shut down anyway.
     """
 
+    delivers_batches = True
+    """Calls ``sink.on_batch_end`` after the frames of each read (see TransportSink)."""
+
     def __init__(
         self,
         url: str,
@@ -514,6 +517,7 @@ class WebSocketTransport:
                     continue
                 data = chunk if len(chunks) == 1 else b"".join(chunks)
                 used, need = self._parse(data)
+                self._batch_end()
                 rest = data[used:] if used else data
                 chunks = [rest] if rest else []
                 have = len(rest)
@@ -626,6 +630,12 @@ class WebSocketTransport:
             self._sink.on_message(self, data, binary)
         except Exception:  # noqa: BLE001 (a sink's bug must not kill the reader)
             _log.exception("transport sink on_message raised")
+
+    def _batch_end(self) -> None:
+        try:
+            self._sink.on_batch_end(self)
+        except Exception:  # noqa: BLE001 (a sink's bug must not kill the reader)
+            _log.exception("transport sink on_batch_end raised")
 
     def _reply(self, opcode: int, payload: bytes) -> None:
         with self._lock:
