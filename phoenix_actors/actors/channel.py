@@ -14,8 +14,13 @@ import pykka
 
 from phoenix_actors.actors.runtime import Runtime, log
 from phoenix_actors.actors.scheduler import ArmTimer, CancelOwner, CancelTimer
-from phoenix_actors.actors.socket import EnsureConnected, SocketClosedNotice, SocketOpenedNotice
-from phoenix_actors.errors import ClientClosedError, LocalProtocolError
+from phoenix_actors.actors.socket import (
+    EnsureConnected,
+    Frames,
+    SocketClosedNotice,
+    SocketOpenedNotice,
+)
+from phoenix_actors.errors import ClientClosedError
 from phoenix_actors.messages import (
     AddEvents,
     DropEvents,
@@ -26,7 +31,6 @@ from phoenix_actors.messages import (
     Leave,
     Match,
     Push,
-    PushError,
 )
 from phoenix_actors.protocol.channel import (
     Arm,
@@ -53,6 +57,10 @@ __all__ = [
     "GetPushes",
     "Rearm",
 ]
+
+
+OUTBOX_MAX = 128
+"""Frames held back at most, while more messages wait, before a write."""
 
 
 class Call(msgspec.Struct, frozen=True):
@@ -107,6 +115,7 @@ class ChannelActor(pykka.ThreadingActor):
         self.owner = f"channel:{topic}"
         self.restarted = core is not None
         self.retiring = False
+        self._outbox: list[Message] = []
         if core is None:
             core = ChannelCore(
                 topic,
@@ -124,10 +133,13 @@ class ChannelActor(pykka.ThreadingActor):
         self.core.socket_open = self.rt.wire.open
         if self.restarted and self.core.wants_join:
             self._run(self.core.join(self.rt.clock.now()))
+            self._flush()
 
     def on_stop(self) -> None:
         """Cancel timers; hand on (or fail) what is still in the inbox, so nothing is lost."""
         rt = self.rt
+        if self._outbox:
+            self._flush()
         rt.tell(rt.scheduler, CancelOwner(self.owner))
         closed = ClientClosedError("the client stopped before this was answered")
         for call in self.core.pending_calls():
@@ -156,8 +168,20 @@ class ChannelActor(pykka.ThreadingActor):
         )
 
     def on_receive(self, message: Any) -> Any:
+        """Handle one message; write queued frames once the inbox is empty.
+
+        Frames produced while more messages wait are written together with
+        the next ones: a burst of pushes costs one socket write, not one each.
+        """
+        result = self._handle(message)
+        if self._outbox and (len(self._outbox) >= OUTBOX_MAX or self.actor_inbox.empty()):
+            self._flush()
+        return result
+
+    def _handle(self, message: Any) -> Any:
         """Dispatch frames, commands, queries, socket notices and timers."""
         core = self.core
+        core.default_timeout = self.rt.default_timeout  # options may change at any time
         now = self.rt.clock.now()
         if self.retiring and _is_command(message):
             # closed for good: a fresh ChannelActor takes over this topic
@@ -168,6 +192,9 @@ class ChannelActor(pykka.ThreadingActor):
         match message:
             case Message():
                 self._run(core.receive(now, message))
+            case Frames(messages=messages):
+                for msg in messages:
+                    self._run(core.receive(now, msg))
             case Call(command=Push() as push, reply_to=fut):
                 self._run(core.push(now, push, fut))
             case Push():
@@ -191,11 +218,11 @@ class ChannelActor(pykka.ThreadingActor):
             case DropEvents(events=events):
                 core.filter.drop(events)
             case DropPush(match=match):
-                return core.drop(match, ("queued", "timed_out", "in_flight"))
+                return self._drop(match, ("queued", "timed_out", "in_flight"))
             case DropQueuedPush(match=match):
-                return core.drop(match, ("queued",))
+                return self._drop(match, ("queued",))
             case DropTimeoutPush(match=match):
-                return core.drop(match, ("timed_out",))
+                return self._drop(match, ("timed_out",))
             case GetChannelInfo():
                 return ChannelInfo(
                     topic=self.topic,
@@ -213,6 +240,11 @@ class ChannelActor(pykka.ThreadingActor):
             case _:
                 log.warning("channel %s: unknown message %r", self.topic, type(message).__name__)
         return None
+
+    def _drop(self, match: Match, where: tuple[str, ...]) -> int:
+        n = self.core.drop(match, where)  # type: ignore[arg-type]
+        self._run(self.core.effects())
+        return n
 
     def _join(self, now: float, join: Join, fut: Any) -> None:
         config = self.rt.join_configs.get(self.topic)
@@ -232,13 +264,11 @@ class ChannelActor(pykka.ThreadingActor):
 
     def _run(self, effects: list[Effect]) -> None:
         rt = self.rt
-        sends: list[Message] = []
         for eff in effects:
             match eff:
                 case Send(message=msg):
-                    sends.append(msg)
+                    self._outbox.append(msg)
                 case Emit(event=event):
-                    self._flush(sends)
                     rt.bus.emit(event)
                 case Resolve(call=call, result=result):
                     call.set(result)
@@ -255,29 +285,18 @@ class ChannelActor(pykka.ThreadingActor):
                     rt.tell(rt.socket, EnsureConnected(self.actor_ref))
                 case Finished():
                     self.retiring = True
+                    from phoenix_actors.actors.presence import ForgetTopic  # noqa: PLC0415
+
+                    rt.tell(rt.presence, ForgetTopic(self.topic))
                     from phoenix_actors.actors.supervisor import ChannelFinished  # noqa: PLC0415
 
                     rt.tell(rt.supervisor, ChannelFinished(self.topic, self.actor_urn))
-        self._flush(sends)
 
-    def _flush(self, sends: list[Message]) -> None:
-        if not sends:
-            return
-        batch = list(sends)
-        sends.clear()
-        try:
-            if len(batch) == 1:
-                self.rt.wire.send(batch[0])
-            else:
-                self.rt.wire.send_many(batch)
-        except LocalProtocolError as exc:
-            # only a payload the facade could not check (e.g. a binary field too long)
-            log.warning("channel %s: cannot encode a frame: %s", self.topic, exc)
-            for msg in batch:
-                push = Push(self.topic, msg.event, payload={})
-                self.rt.bus.emit(
-                    PushError(push=push, response={"reason": str(exc)}, status="local")
-                )
+    def _flush(self) -> None:
+        batch, self._outbox = self._outbox, []
+        for msg, exc in self.rt.wire.send_many(batch):
+            log.warning("channel %s: cannot encode %s: %s", self.topic, msg.event, exc)
+            self._run(self.core.local_failure(msg.ref, str(exc)))
 
 
 def _is_command(message: object) -> bool:

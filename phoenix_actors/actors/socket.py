@@ -60,7 +60,7 @@ from phoenix_actors.protocol.socket import (
 from phoenix_actors.protocol.url import auth_token_protocols, endpoint_url
 from phoenix_actors.transport.base import Transport, TransportOptions
 
-__all__ = ["EnsureConnected", "SocketActor", "SocketClosedNotice", "SocketOpenedNotice"]
+__all__ = ["EnsureConnected", "Frames", "SocketActor", "SocketClosedNotice", "SocketOpenedNotice"]
 
 _STATE = {
     ConnState.CONNECTING: SocketState.CONNECTING,
@@ -68,6 +68,12 @@ _STATE = {
     ConnState.CLOSING: SocketState.DISCONNECTING,
     ConnState.CLOSED: SocketState.DISCONNECTED,
 }
+
+
+class Frames(msgspec.Struct, frozen=True):
+    """Several frames for one channel, read from the socket in one go."""
+
+    messages: list[Message]
 
 
 class EnsureConnected(msgspec.Struct, frozen=True):
@@ -122,9 +128,23 @@ class _Sink:
         self.rt = rt
         self.socket = socket
         self.decode = serializer.decode
+        self.batching = False
+        # frames read in one go, per channel: one tell hands them all over
+        self.pending: dict[pykka.ActorRef[Any], list[Message]] = {}
 
     def on_open(self, transport: Transport) -> None:
+        self.batching = bool(getattr(transport, "delivers_batches", False))
         self.rt.tell(self.socket, _Opened(transport))
+
+    def on_batch_end(self, transport: Transport) -> None:
+        del transport
+        pending = self.pending
+        if not pending:
+            return
+        self.pending = {}
+        for channel, msgs in pending.items():
+            if not self.rt.tell(channel, msgs[0] if len(msgs) == 1 else Frames(msgs)):
+                log.debug("%d frames for a stopped channel: dropped", len(msgs))
 
     def on_message(self, transport: Transport, data: bytes, binary: bool) -> None:  # noqa: FBT001
         del transport
@@ -140,13 +160,22 @@ class _Sink:
             self.rt.tell(self.socket, _PhoenixReply(msg))
             return
         channel = self.rt.registry.get(msg.topic)
-        if channel is None or not self.rt.tell(channel, msg):
+        if channel is None:
             log.debug("frame for topic %r, which has no channel: dropped", msg.topic)
+        elif self.batching:
+            batch = self.pending.get(channel)
+            if batch is None:
+                self.pending[channel] = [msg]
+            else:
+                batch.append(msg)
+        elif not self.rt.tell(channel, msg):
+            log.debug("frame for topic %r, whose channel stopped: dropped", msg.topic)
 
     def on_error(self, transport: Transport, error: TransportError) -> None:
         self.rt.tell(self.socket, _Failed(transport, error))
 
     def on_close(self, transport: Transport, code: int, reason: str, clean: bool) -> None:  # noqa: FBT001
+        self.on_batch_end(transport)
         self.rt.tell(self.socket, _Closed(transport, code, reason, clean))
 
 
@@ -207,9 +236,10 @@ class SocketActor(pykka.ThreadingActor):
                 self._run(self.core.timer(now, name))
             case _Opened(transport=t) if t is self.transport:
                 self.rt.wire.open = True
+                effects = self.core.opened(now)
                 self._emit_state()
                 self.rt.bus.emit(SocketOpened(url=_public_url(self._url)))
-                self._run(self.core.opened(now))
+                self._run(effects)
             case _Failed(transport=t, error=err) if t is self.transport:
                 status = err.status if isinstance(err, ConnectError) else None
                 tls = isinstance(err, ConnectError) and err.tls
@@ -306,7 +336,7 @@ class SocketActor(pykka.ThreadingActor):
         for eff in effects:
             match eff:
                 case SendFrame(message=msg):
-                    rt.wire.send(msg)
+                    rt.wire.send_many([msg])
                 case Rearm(name=name, at=at):
                     timer = _SocketTimer(name, at)
                     rt.tell(rt.scheduler, ArmTimer("socket", name, at, self.actor_ref, timer))

@@ -112,7 +112,6 @@ class Supervisor(pykka.ThreadingActor):
                 if ref is not None and ref.actor_urn == urn:
                     del self.rt.registry[topic]
                     ref.stop(block=False)
-                    self.rt.tell(self.rt.presence, ForgetTopic(topic))
             case ResetChannels():
                 for topic, ref in list(self.rt.registry.items()):
                     del self.rt.registry[topic]

@@ -358,10 +358,11 @@ class ChannelCore:
         # a push made while leaving is still tracked: its timer is cancelled, so fail it
         self._fail_waiting("left", {"reason": "left"})
         self._emit(LeaveOk(topic=self.topic))
+        # Finished first: presence is forgotten before the leave's ask returns
+        self._out.append(Finished())
         for call in self.leave_calls:
             self._resolve(call, LeaveOk(topic=self.topic))
         self.leave_calls.clear()
-        self._out.append(Finished())
 
     # --- socket ------------------------------------------------------------------
 
@@ -467,10 +468,10 @@ class ChannelCore:
             self._cancel(name)
         self._emit(ChannelClosed(topic=self.topic, payload=payload))
         self._fail_waiting("closed", payload)
+        self._out.append(Finished())
         for call in self.leave_calls:
             self._resolve(call, LeaveOk(topic=self.topic))
         self.leave_calls.clear()
-        self._out.append(Finished())
 
     def _server_error(self, now: float, payload: Any) -> None:
         if self.status is ChannelStatus.JOINING:
@@ -528,6 +529,17 @@ class ChannelCore:
             event = PushError(push=rec.push, response=response, status=status)
             self._emit(event)
             self._resolve(rec.call, event)
+
+    def local_failure(self, ref: str | None, reason: str) -> list[Effect]:
+        """A frame we sent could not be encoded: fail its push (status "local")."""
+        rec = None if ref is None else self._in_flight.pop(ref, None)
+        if rec is None:
+            return []
+        del self._pushes[rec.id]
+        event = PushError(push=rec.push, response={"reason": reason}, status="local")
+        self._emit(event)
+        self._resolve(rec.call, event)
+        return self._take()
 
     # --- timers ------------------------------------------------------------------
 
@@ -615,6 +627,8 @@ class ChannelCore:
         """Forget matching pushes in the given places; return how many.
 
         A dropped in-flight push is only forgotten locally: its reply is ignored.
+        An ``ask`` still waiting on a dropped push is answered with
+        ``PushError(status="dropped")``; take those effects with :meth:`effects`.
         """
         places = set(where)
         n = 0
@@ -624,8 +638,16 @@ class ChannelCore:
                 self._queue.pop(rec.id, None)
                 if rec.ref is not None:
                     self._in_flight.pop(rec.ref, None)
+                response = {"reason": "dropped"}
+                self._resolve(
+                    rec.call, PushError(push=rec.push, response=response, status="dropped")
+                )
                 n += 1
         return n
+
+    def effects(self) -> list[Effect]:
+        """Take the effects an input that returns a value (``drop``) left behind."""
+        return self._take()
 
     def pushes(self, where: _Where) -> Iterator[Push]:
         """The pushes in one place, oldest first."""

@@ -141,11 +141,6 @@ def test_events_iterator_yields_events_and_ends_after_its_timeout(connect: MakeC
     assert list(s.client.events(timeout=0.3)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SocketActor emits SocketStateChanged on open before core.opened() runs, "
-    "so it reports CONNECTING twice and never CONNECTED",
-)
 def test_socket_state_changes_are_reported(connect: MakeClient) -> None:
     s = connect()
     assert isinstance(s.client.ask(Join(LOBBY), timeout=WAIT), JoinOk)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-
 from phoenix_actors import (
     AskTimeoutError,
     Backoff,
@@ -234,11 +232,6 @@ def test_json_payload_to_the_binary_event_is_an_error(connect: MakeClient) -> No
     assert outcome.response == {"reason": "expected binary payload"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ChannelCore.drop forgets the push record without resolving its call, so an ask "
-    "waiting on a dropped push blocks until its own deadline (and stop() cannot fail it)",
-)
 def test_asked_push_that_is_dropped_answers_at_once(
     connect: MakeClient, server: LoopbackServer
 ) -> None:
