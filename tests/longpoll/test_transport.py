@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import socket
+import ssl
 import threading
 from typing import Any
 
@@ -295,3 +296,36 @@ def test_factories_and_url_normalization(server: LoopbackServer) -> None:
     )
     assert isinstance(made, LongPollTransport)
     made.close()
+
+
+def test_https_with_a_trusting_context() -> None:
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    with longpoll_server(ssl_context=server_context) as server:
+        assert server.http_url.startswith("https://")
+        options = TransportOptions(ssl_context=client_context, name="lp-tls")
+        with Opened(lp_url(server, "user_id=tls"), options) as c:
+            c.sink.wait_for(lambda e: e[0] == "open")
+            c.join("room:tls", "1")
+            for ref in ("2", "3", "4"):  # POSTs and polls keep reusing their TLS connections
+                c.send(Message("1", ref, "room:tls", "ping", {"ref": ref}))
+                reply = c.sink.wait_message(reply_to(ref))
+                assert reply.payload == {"status": "ok", "response": {"ref": ref}}
+        assert c.sink.wait_close() == ("close", 1000, "", True)
+
+
+def test_https_untrusted_certificate_is_a_tls_connect_error() -> None:
+    trustme = pytest.importorskip("trustme")
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(server_context)
+    with longpoll_server(ssl_context=server_context) as server:
+        options = TransportOptions(ssl_context=ssl.create_default_context(), name="lp-tls")
+        with Opened(lp_url(server), options) as c:
+            assert c.sink.wait_close()[1] == 1011
+            [error] = [e[1] for e in c.sink.events if e[0] == "error"]
+            assert isinstance(error, ConnectError)
+            assert error.tls is True
