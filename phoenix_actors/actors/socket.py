@@ -259,7 +259,7 @@ class SocketActor(pykka.ThreadingActor):
                         reason=reason,
                         was_clean=clean,
                         will_reconnect=self.core.reconnect_at is not None,
-                        reconnect_in=self._reconnect_in(now),
+                        reconnect_in=self._reconnect_in(),
                     )
                 )
                 self._emit_state()
@@ -311,9 +311,8 @@ class SocketActor(pykka.ThreadingActor):
                 log.warning("socket: unknown message %r", type(message).__name__)
         return None
 
-    def _reconnect_in(self, now: float) -> float | None:
-        at = self.core.reconnect_at
-        return None if at is None else max(0.0, at - now)
+    def _reconnect_in(self) -> float | None:
+        return None if self.core.reconnect_at is None else self.core.reconnect_delay
 
     def _emit_state(self) -> None:
         self.rt.bus.emit(SocketStateChanged(state=_STATE[self.core.state]))

@@ -123,6 +123,8 @@ class SocketCore:
         self.pending_heartbeat: str | None = None
         self.disconnect_reason: str | None = None
         self.reconnect_at: float | None = None
+        self.reconnect_delay: float | None = None
+        """The delay of the scheduled reconnect, exactly as the schedule gave it."""
 
     def connect(self, now: float) -> list[SocketEffect]:
         """Open the socket unless a transport is already live."""
@@ -176,7 +178,8 @@ class SocketCore:
 
     def _schedule_reconnect(self, now: float) -> list[SocketEffect]:
         self.reconnect_tries += 1
-        self.reconnect_at = now + self.reconnect_schedule(self.reconnect_tries)
+        self.reconnect_delay = self.reconnect_schedule(self.reconnect_tries)
+        self.reconnect_at = now + self.reconnect_delay
         return [Rearm("reconnect", self.reconnect_at)]
 
     def timer(self, now: float, name: str) -> list[SocketEffect]:
