@@ -404,4 +404,62 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         ),
         expect=(JOINED_A, ("push", A, "slow", "timeout", None)),
     ),
+    Scenario(
+        name="leave_whose_reply_is_lost_is_still_a_leave",
+        bug=(
+            "a phx_close received while leaving (the leave reply lost) is reported as "
+            "ChannelClosed and no LeaveOk event; phoenix.js reports the leave "
+            "(onClose('leave'), at once): ChannelCore._server_close ignores LEAVING"
+        ),
+        timeout=0.3,
+        steps=(
+            *opened_and_joined(),
+            Fault("drop_replies", (1,)),
+            Leave(A),
+            Wait(("leave", A), timeout=2.0),  # leave timeout 0.3 s: 2 s is plenty
+            Join(B),
+            Wait(JOINED_B),
+        ),
+        expect=(JOINED_A, ("leave", A), JOINED_B),
+        forbid=(("channel_error",), ("channel_close",), ("close",)),
+    ),
+    Scenario(
+        name="in_flight_push_when_the_connection_drops_times_out",
+        steps=(
+            *opened_and_joined(),
+            Push(A, "async_reply", {"ms": 400}, timeout=1.0),
+            Fault("abort_all"),
+            Wait(JOINED_A, 2),
+            Wait(("push", A, "async_reply")),
+        ),
+        expect=(
+            ("channel_error", A, TRANSPORT_CLOSED),
+            ("join", A, "ok", ANY, "fresh"),
+            ("push", A, "async_reply", "timeout", None),
+        ),
+        allow=(Allow("A lost connection also reports a SocketError", "py", (("socket_error",),)),),
+    ),
+    Scenario(
+        name="server_close_ends_the_in_flight_push",
+        steps=(
+            *opened_and_joined(),
+            Push(A, "async_reply", {"ms": 400}, timeout=0.8),
+            Push(A, "stop"),
+            Wait(("channel_close", A)),
+            Wait(("push", A, "async_reply")),
+        ),
+        expect=(("push", A, "stop", "ok", {"stopping": True}), ("channel_close", A, {})),
+        allow=(
+            Allow(
+                "In-flight pushes of a closed channel",
+                "js",
+                (("push", A, "async_reply", "timeout", None),),
+            ),
+            Allow(
+                "In-flight pushes of a closed channel",
+                "py",
+                (("push", A, "async_reply", "closed", {}),),
+            ),
+        ),
+    ),
 )
