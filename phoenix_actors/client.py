@@ -136,6 +136,12 @@ def _default_transport() -> TransportFactory:
     return websocket_transport_factory
 
 
+def _default_longpoll() -> TransportFactory:
+    from phoenix_actors.transport.longpoll import longpoll_transport_factory  # noqa: PLC0415
+
+    return longpoll_transport_factory
+
+
 class Client:
     """A Phoenix Channels client: a supervised actor system behind ``ask`` and ``tell``.
 
@@ -145,7 +151,9 @@ class Client:
         params: connect params, a mapping or a callable re-evaluated on each connect.
         options: connect options (timeouts, heartbeat, schedules, vsn, auth token...).
         clock: the time source (``FakeClock`` in tests).
-        transport: a transport factory (``MemoryNetwork`` in tests).
+        transport: the websocket transport factory (``MemoryNetwork`` in tests).
+        longpoll_transport: the long-poll transport factory (for
+            ``ConnectOptions(transport="longpoll")`` and the fallback).
         restart_limit: ``(N, T)``: more than N actor restarts in T seconds stops the client.
 
     Raises:
@@ -161,6 +169,7 @@ class Client:
         options: ConnectOptions | None = None,
         clock: Clock | None = None,
         transport: TransportFactory | None = None,
+        longpoll_transport: TransportFactory | None = None,
         restart_limit: tuple[int, float] = (5, 10.0),
     ) -> None:
         """Start the actors; nothing connects yet."""
@@ -173,6 +182,7 @@ class Client:
             endpoint=endpoint,
             clock=clock or MonotonicClock(),
             transport_factory=transport or _default_transport(),
+            longpoll_factory=longpoll_transport or _default_longpoll(),
             options=options or ConnectOptions(),
             params=params,
             restart_limit=restart_limit,

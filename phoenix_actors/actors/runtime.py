@@ -152,6 +152,7 @@ class Runtime:
     endpoint: str
     clock: Clock
     transport_factory: TransportFactory
+    longpoll_factory: TransportFactory
     bus: EventBus = field(default_factory=EventBus)
     wire: Wire = field(default_factory=Wire)
     refs: RefCounter = field(default_factory=RefCounter)

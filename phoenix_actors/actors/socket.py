@@ -56,6 +56,7 @@ from phoenix_actors.protocol.socket import (
     SocketCore,
     SocketEffect,
     Stop,
+    TransportKind,
 )
 from phoenix_actors.protocol.url import auth_token_protocols, endpoint_url
 from phoenix_actors.transport.base import Transport, TransportOptions
@@ -204,6 +205,8 @@ class SocketActor(pykka.ThreadingActor):
             rt.refs,
             heartbeat_interval=float(rt.option("heartbeat_interval", 30.0)),
             reconnect_schedule=schedule,
+            transport=rt.option("transport", "websocket"),
+            longpoll_fallback=rt.option("longpoll_fallback", None),
         )
 
     # --- lifecycle -----------------------------------------------------------------
@@ -249,6 +252,7 @@ class SocketActor(pykka.ThreadingActor):
                 self.rt.bus.emit(
                     SocketError(reason=str(err), error=type(err).__name__, status=status, tls=tls)
                 )
+                self._run(self.core.errored(now))
             case _Closed(transport=t, code=code, reason=reason, clean=clean) if t is self.transport:
                 self._detach()
                 effects = self.core.closed(now, code, reason)
@@ -320,6 +324,8 @@ class SocketActor(pykka.ThreadingActor):
     def _set_options(self, options: ConnectOptions) -> None:
         self.rt.options = options
         core = self.core
+        core.transport = self.rt.option("transport", "websocket")
+        core.longpoll_fallback = self.rt.option("longpoll_fallback", None)
         core.heartbeat_interval = float(self.rt.option("heartbeat_interval", 30.0))
         core.reconnect_schedule = make_schedule(
             self.rt.option("reconnect_after", None), reconnect_after
@@ -341,8 +347,8 @@ class SocketActor(pykka.ThreadingActor):
                     rt.tell(rt.scheduler, ArmTimer("socket", name, at, self.actor_ref, timer))
                 case Stop(name=name):
                     rt.tell(rt.scheduler, CancelTimer("socket", name))
-                case OpenTransport():
-                    self._open()
+                case OpenTransport(kind=kind):
+                    self._open(kind)
                 case CloseTransport(code=code, reason=reason):
                     self._close_transport(code, reason)
                 case NotifyChannels(opened=opened, reason=reason):
@@ -361,15 +367,15 @@ class SocketActor(pykka.ThreadingActor):
                         )
                     )
 
-    def _build_url(self) -> str:
+    def _build_url(self, kind: TransportKind = "websocket") -> str:
         rt = self.rt
         params = rt.params() if callable(rt.params) else rt.params
-        return endpoint_url(rt.endpoint, params, vsn=rt.option("vsn", "2.0.0"))
+        return endpoint_url(rt.endpoint, params, vsn=rt.option("vsn", "2.0.0"), transport=kind)
 
-    def _open(self) -> None:
+    def _open(self, kind: TransportKind) -> None:
         rt = self.rt
         try:
-            url = self._build_url()
+            url = self._build_url(kind)
             token = rt.option("auth_token", None)
             if callable(token):
                 token = token()
@@ -394,7 +400,8 @@ class SocketActor(pykka.ThreadingActor):
             max_frame_size=rt.option("max_frame_size", 10_000_000),
             name="phoenix-transport",
         )
-        transport = rt.transport_factory(url, options, _Sink(rt, self.actor_ref, serializer))
+        factory = rt.transport_factory if kind == "websocket" else rt.longpoll_factory
+        transport = factory(url, options, _Sink(rt, self.actor_ref, serializer))
         self.transport = transport
         rt.wire.serializer = serializer
         rt.wire.transport = transport

@@ -10,14 +10,21 @@ return effects. The rules are phoenix.js's (``socket.js``; PROTOCOL.md §4):
 * after a close the socket reconnects iff the close was not deliberate and
   the code is not 1000, on the reconnect schedule (10 ms ... 5 s), reset by
   a successful open;
-* ``connect`` with a live transport does nothing.
+* ``connect`` with a live transport does nothing;
+* long-poll sends no heartbeats;
+* with a long-poll fallback threshold, a websocket attempt falls back to
+  long-poll when it errors before opening, or when no ping reply arrives
+  within the threshold of starting (or of opening); once fallen back,
+  reconnects keep using long-poll, and if the websocket never answered a
+  ping the choice is remembered for later connects (phoenix.js
+  ``connectWithFallback``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Final
+from typing import Final, Literal
 
 import msgspec
 
@@ -50,8 +57,13 @@ class ConnState(StrEnum):
     CLOSED = "closed"
 
 
+TransportKind = Literal["websocket", "longpoll"]
+
+
 class OpenTransport(msgspec.Struct, frozen=True):
-    """Open a new transport (URL, params and token are resolved by the actor)."""
+    """Open a new transport of ``kind`` (URL, params and token are resolved by the actor)."""
+
+    kind: TransportKind = "websocket"
 
 
 class CloseTransport(msgspec.Struct, frozen=True):
@@ -103,6 +115,9 @@ class SocketCore:
         make_ref: returns the next ref from the socket's shared counter.
         heartbeat_interval: seconds between heartbeats.
         reconnect_schedule: ``tries -> seconds`` (phoenix.js ``reconnectAfterMs``).
+        transport: the transport to use.
+        longpoll_fallback: seconds a websocket attempt gets to prove itself
+            before falling back to long-poll (None: no fallback).
     """
 
     def __init__(
@@ -111,8 +126,21 @@ class SocketCore:
         *,
         heartbeat_interval: float = 30.0,
         reconnect_schedule: Callable[[int], float] = reconnect_after,
+        transport: TransportKind = "websocket",
+        longpoll_fallback: float | None = None,
     ) -> None:
         """Create a closed socket."""
+        self.transport: TransportKind = transport
+        self.longpoll_fallback = longpoll_fallback
+        self.fallback_memo = False
+        """The websocket never answered a ping and long-poll worked: use long-poll."""
+        self._fallback_attempt = False  # this attempt is a websocket that may fall back
+        self._established = False
+        self._primary_passed = False
+        self._fell_back = False
+        self._fallback_ping: str | None = None
+        self.kind: TransportKind = transport
+        """The kind of the current (or last) transport."""
         self.make_ref = make_ref
         self.heartbeat_interval = heartbeat_interval
         self.reconnect_schedule = reconnect_schedule
@@ -128,22 +156,51 @@ class SocketCore:
 
     def connect(self, now: float) -> list[SocketEffect]:
         """Open the socket unless a transport is already live."""
-        del now
         self.close_was_clean = False
         if self.state in (ConnState.CONNECTING, ConnState.OPEN):
             return []
         out: list[SocketEffect] = [Stop("reconnect")]
         self.reconnect_at = None
+        return out + self._open(now)
+
+    def _open(self, now: float) -> list[SocketEffect]:
         self.state = ConnState.CONNECTING
-        out.append(OpenTransport())
-        return out
+        fallback = self.longpoll_fallback
+        if self.transport == "longpoll" or self.fallback_memo or self._fell_back:
+            self.kind = "longpoll"
+            self._fallback_attempt = False
+            return [OpenTransport("longpoll")]
+        self.kind = "websocket"
+        if fallback is None:
+            return [OpenTransport("websocket")]
+        self._fallback_attempt, self._established = True, False
+        return [Rearm("fallback", now + fallback), OpenTransport("websocket")]
+
+    def _fall_back(self, now: float) -> list[SocketEffect]:
+        """Give up on the websocket attempt and open long-poll now."""
+        was_open = self.state is ConnState.OPEN
+        self._fallback_attempt = False
+        self._fell_back = True
+        self._fallback_ping = self.pending_heartbeat = None
+        out: list[SocketEffect] = [Stop("fallback"), Stop("heartbeat")]
+        out.append(CloseTransport(1000, "falling back to long-poll"))
+        if was_open:
+            out.append(NotifyChannels(opened=False, reason="connection_closed"))
+        return out + self._open(now)
+
+    def errored(self, now: float) -> list[SocketEffect]:
+        """The transport reported an error (``on_close`` follows unless we fall back)."""
+        if self._fallback_attempt and not self._established:
+            return self._fall_back(now)
+        return []
 
     def disconnect(self, now: float, code: int = 1000, reason: str = "") -> list[SocketEffect]:
         """Close deliberately: no reconnect; channels turn errored."""
         del now
         self.close_was_clean = True
         self.reconnect_at = None
-        out: list[SocketEffect] = [Stop("reconnect"), Stop("heartbeat")]
+        self._fallback_attempt = False
+        out: list[SocketEffect] = [Stop("reconnect"), Stop("heartbeat"), Stop("fallback")]
         self.pending_heartbeat = None
         if self.state in (ConnState.CONNECTING, ConnState.OPEN):
             self.state = ConnState.CLOSED
@@ -157,19 +214,28 @@ class SocketCore:
         self.reconnect_tries = 0
         self.reconnect_at = None
         self.pending_heartbeat = None
-        return [
-            Stop("reconnect"),
-            Rearm("heartbeat", now + self.heartbeat_interval),
-            NotifyChannels(opened=True),
-        ]
+        out: list[SocketEffect] = [Stop("reconnect")]
+        if self.kind == "websocket":
+            out.append(Rearm("heartbeat", now + self.heartbeat_interval))
+        elif self._fell_back and not self._primary_passed:
+            self.fallback_memo = True  # the websocket never proved itself: remember
+        if self._fallback_attempt:
+            # opened: the websocket gets a new period to answer a ping
+            self._established = True
+            self._fallback_ping = self.make_ref()
+            ping = Message(None, self._fallback_ping, PHOENIX_TOPIC, Wire.HEARTBEAT, {})
+            out += [Rearm("fallback", now + (self.longpoll_fallback or 0.0)), SendFrame(ping)]
+        out.append(NotifyChannels(opened=True))
+        return out
 
     def closed(self, now: float, code: int, reason: str) -> list[SocketEffect]:
         """The transport closed (or failed to open) with ``code``."""
         was_live = self.state is not ConnState.CLOSED
         self.state = ConnState.CLOSED
         self.pending_heartbeat = None
+        self._fallback_attempt = False
         self.disconnect_reason = reason or f"closed with code {code}"
-        out: list[SocketEffect] = [Stop("heartbeat")]
+        out: list[SocketEffect] = [Stop("heartbeat"), Stop("fallback")]
         if was_live:
             out.append(NotifyChannels(opened=False, reason="connection_closed"))
         if not self.close_was_clean and code != 1000:
@@ -188,8 +254,9 @@ class SocketCore:
             self.reconnect_at = None
             if self.close_was_clean or self.state is not ConnState.CLOSED:
                 return []
-            self.state = ConnState.CONNECTING
-            return [OpenTransport()]
+            return self._open(now)
+        if name == "fallback":
+            return self._fall_back(now) if self._fallback_attempt else []
         if name == "heartbeat" and self.state is ConnState.OPEN:
             if self.pending_heartbeat is not None:
                 return self._heartbeat_timeout(now)
@@ -213,6 +280,12 @@ class SocketCore:
 
     def heartbeat_reply(self, now: float, ref: str | None) -> list[SocketEffect]:
         """A reply on the ``phoenix`` topic arrived."""
+        if ref is not None and ref == self._fallback_ping:
+            # the websocket answered: it stays, and is never given up on again
+            self._fallback_ping = None
+            self._fallback_attempt = False
+            self._primary_passed = True
+            return [Stop("fallback")]
         if ref is None or ref != self.pending_heartbeat:
             return []
         self.pending_heartbeat = None

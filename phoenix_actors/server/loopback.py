@@ -58,6 +58,8 @@ class LoopbackServer:
         max_channels: channels one socket may join.
         admin: also serve the admin HTTP routes.
         ssl_context: server TLS context; the URLs become ``wss://`` / ``https://``.
+        longpoll_window: seconds a long poll waits for frames before answering 204.
+        longpoll_timeout: seconds without a poll before a long-poll session ends.
     """
 
     def __init__(
@@ -74,6 +76,8 @@ class LoopbackServer:
         max_channels: int = 100,
         admin: bool = False,
         ssl_context: ssl.SSLContext | None = None,
+        longpoll_window: float = 10.0,
+        longpoll_timeout: float = 15.0,
     ) -> None:
         """Configure the server; :meth:`start` (or ``with``) runs it."""
         self._config: dict[str, Any] = {
@@ -87,6 +91,8 @@ class LoopbackServer:
             "max_channels": max_channels,
             "admin": admin,
             "ssl_context": ssl_context,
+            "longpoll_window": longpoll_window,
+            "longpoll_timeout": longpoll_timeout,
         }
         self._host = host
         self._port = port

@@ -26,10 +26,7 @@ def longpoll_server(
     *, window: float = WINDOW, session_timeout: float = SESSION_TIMEOUT, **kwargs: Any
 ) -> LoopbackServer:
     """A LoopbackServer whose long-poll endpoint uses ``window`` and ``session_timeout``."""
-    server = LoopbackServer(**kwargs)
-    # LoopbackServer does not forward these (yet): set them on the PhoenixServer config
-    server._config.update(longpoll_window=window, longpoll_timeout=session_timeout)
-    return server
+    return LoopbackServer(longpoll_window=window, longpoll_timeout=session_timeout, **kwargs)
 
 
 class Recorder:
