@@ -255,8 +255,13 @@ class ChannelCore:
         if call is not None:
             self._out.append(Resolve(call, result))
 
+    @property
+    def timeout(self) -> float:
+        """The channel's default timeout: its join's, else the socket's (phoenix.js)."""
+        return self.default_timeout if self.join_timeout is None else self.join_timeout
+
     def _timeout_of(self, push: Push) -> float:
-        return self.default_timeout if push.timeout is None else push.timeout
+        return self.timeout if push.timeout is None else push.timeout
 
     def _schedule(self, at: float, rec: _PushRecord, kind: str) -> None:
         heapq.heappush(self._heap, (at, rec.id, kind))
@@ -309,7 +314,7 @@ class ChannelCore:
         ref = self.make_ref()
         self.join_ref = self.join_push_ref = ref
         self._out.append(Send(Message(ref, ref, self.topic, Wire.JOIN, self.join_payload)))
-        timeout = self.default_timeout if self.join_timeout is None else self.join_timeout
+        timeout = self.timeout
         self._arm("join", now + timeout)
 
     def _schedule_rejoin(self, now: float) -> float | None:
@@ -339,7 +344,7 @@ class ChannelCore:
         ref = self.make_ref()
         self.leave_ref = ref
         self._out.append(Send(Message(self.join_ref, ref, self.topic, Wire.LEAVE, {})))
-        self._arm("leave", now + (self.default_timeout if timeout is None else timeout))
+        self._arm("leave", now + (self.timeout if timeout is None else timeout))
         return self._take()
 
     @property
@@ -461,6 +466,10 @@ class ChannelCore:
         self._fail_waiting("join_error", response, queued_only=True)
 
     def _server_close(self, payload: Any) -> None:
+        if self.status is ChannelStatus.LEAVING:
+            # the leave's own reply was lost: this close ends the leave
+            self._close_local(0.0)
+            return
         self.status = ChannelStatus.CLOSED
         self.wants_join = False
         self.join_ref = self.join_push_ref = None

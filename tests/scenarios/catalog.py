@@ -389,11 +389,6 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
     ),
     Scenario(
         name="join_timeout_is_the_channel_default_push_timeout",
-        bug=(
-            "phoenix.js join(timeout) sets channel.timeout, the default of later pushes "
-            "and leaves; our Join(timeout=) only bounds the join (pushes keep the socket "
-            "default): ChannelCore._timeout_of ignores join_timeout"
-        ),
         steps=(
             Connect(),
             Wait(OPEN),
@@ -406,11 +401,6 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
     ),
     Scenario(
         name="leave_whose_reply_is_lost_is_still_a_leave",
-        bug=(
-            "a phx_close received while leaving (the leave reply lost) is reported as "
-            "ChannelClosed and no LeaveOk event; phoenix.js reports the leave "
-            "(onClose('leave'), at once): ChannelCore._server_close ignores LEAVING"
-        ),
         timeout=0.3,
         steps=(
             *opened_and_joined(),
