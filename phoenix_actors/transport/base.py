@@ -90,10 +90,11 @@ class TransportSink(Protocol):
     Order: ``on_open`` once (if the connection opened), ``on_message`` per
     frame, then ``on_error`` (optional) and ``on_close`` exactly once, last.
 
-    A transport whose ``delivers_batches`` attribute is True also calls
-    ``on_batch_end`` each time it has delivered every frame it has read so
-    far (before it waits for more), so a sink may buffer frames and hand them
-    on together; ``on_close`` implies the end of a batch too.
+    Optional: a transport whose ``delivers_batches`` attribute is True also
+    calls the sink's ``on_batch_end(transport)``, if the sink has one, each
+    time it has delivered every frame it has read so far (before it waits
+    for more), so a sink may buffer frames and hand them on together;
+    ``on_close`` implies the end of a batch too.
     """
 
     def on_open(self, transport: Transport) -> None:
@@ -102,10 +103,6 @@ class TransportSink(Protocol):
 
     def on_message(self, transport: Transport, data: bytes, binary: bool) -> None:  # noqa: FBT001
         """One complete frame arrived: UTF-8 text (``binary=False``) or bytes."""
-        ...
-
-    def on_batch_end(self, transport: Transport) -> None:
-        """Every frame read so far was delivered (only if ``delivers_batches``)."""
         ...
 
     def on_error(self, transport: Transport, error: TransportError) -> None:

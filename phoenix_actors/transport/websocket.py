@@ -632,8 +632,11 @@ class WebSocketTransport:
             _log.exception("transport sink on_message raised")
 
     def _batch_end(self) -> None:
+        batch_end = getattr(self._sink, "on_batch_end", None)
+        if batch_end is None:
+            return
         try:
-            self._sink.on_batch_end(self)
+            batch_end(self)
         except Exception:  # noqa: BLE001 (a sink's bug must not kill the reader)
             _log.exception("transport sink on_batch_end raised")
 

@@ -187,7 +187,9 @@ class _SpySink:
 
     def on_batch_end(self, transport: Transport) -> None:
         del transport
-        self.sink.on_batch_end(self.outer)
+        batch_end = getattr(self.sink, "on_batch_end", None)  # optional in TransportSink
+        if batch_end is not None:
+            batch_end(self.outer)
 
     def on_error(self, transport: Transport, error: TransportError) -> None:
         del transport
