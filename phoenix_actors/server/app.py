@@ -259,7 +259,8 @@ class PhoenixServer:
             logger.exception("connect hook crashed")
             return web.Response(status=403)
         if assigns is None:
-            logger.info("connect refused for params %r", params)
+            # param values may be secrets (tokens): log only their names
+            logger.info("connect refused (params: %s)", ", ".join(sorted(params)))
             return web.Response(status=403)
         if sid is not None and not isinstance(sid, str):
             logger.warning("socket_id returned %r, expected a string or None", sid)

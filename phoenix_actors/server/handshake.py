@@ -13,12 +13,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-from typing import Final
-
-from phoenix_actors.errors import FrameError
+from phoenix_actors.errors import FrameError, RemoteProtocolError
 from phoenix_actors.protocol.frames import Role, V1JSONSerializer, V2JSONSerializer, serializer_for
+from phoenix_actors.protocol.url import (
+    AUTH_TOKEN_PREFIX,
+    PHOENIX_SUBPROTOCOL,
+    decode_auth_token_protocol,
+)
 
 __all__ = [
     "AUTH_TOKEN_PREFIX",
@@ -27,12 +28,6 @@ __all__ = [
     "negotiate_serializer",
     "parse_subprotocols",
 ]
-
-AUTH_TOKEN_PREFIX: Final = "base64url.bearer.phx."  # noqa: S105 - a prefix, not a secret
-"""Start of the subprotocol entry that carries the auth token."""
-
-PHOENIX_SUBPROTOCOL: Final = "phoenix"
-"""The subprotocol the server answers with when a client offers subprotocols."""
 
 
 class HandshakeError(Exception):
@@ -46,22 +41,10 @@ def negotiate_serializer(vsn: str | None) -> V1JSONSerializer | V2JSONSerializer
         HandshakeError: the version matches neither ``~> 1.0.0`` nor ``~> 2.0.0``.
     """
     version = "1.0.0" if vsn is None else vsn
-    parts = version.split(".")
-    # Elixir's "~> 2.0.0" means >= 2.0.0 and < 2.1.0: three numeric parts
-    if len(parts) != 3 or not all(p.isdigit() for p in parts):
-        raise HandshakeError(f"unsupported serializer version {version!r}")
     try:
         return serializer_for(version, Role.SERVER)
     except FrameError as exc:
         raise HandshakeError(str(exc)) from exc
-
-
-def _decode_token(encoded: str) -> str:
-    padded = encoded + "=" * (-len(encoded) % 4)
-    try:
-        return base64.b64decode(padded, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise HandshakeError(f"auth token is not base64: {exc}") from exc
 
 
 def parse_subprotocols(header: str | None) -> tuple[str | None, str | None]:
@@ -76,14 +59,11 @@ def parse_subprotocols(header: str | None) -> tuple[str | None, str | None]:
     """
     if header is None:
         return None, None
-    offered = [p.strip() for p in header.split(",") if p.strip()]
-    token = None
-    rest = []
-    for entry in offered:
-        if entry.startswith(AUTH_TOKEN_PREFIX) and token is None:
-            token = _decode_token(entry[len(AUTH_TOKEN_PREFIX) :])
-        else:
-            rest.append(entry)
-    if PHOENIX_SUBPROTOCOL not in rest:
-        raise HandshakeError(f"no acceptable subprotocol in {header!r}")
+    # never put the header in a message: it may carry the auth token
+    try:
+        token, offered = decode_auth_token_protocol(header)
+    except RemoteProtocolError as exc:
+        raise HandshakeError("the auth token entry is not base64") from exc
+    if PHOENIX_SUBPROTOCOL not in offered:
+        raise HandshakeError("no acceptable subprotocol offered")
     return token, PHOENIX_SUBPROTOCOL
