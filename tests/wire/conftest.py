@@ -118,6 +118,8 @@ class WireSpy:
         self.attempts = 0
         self.urls: list[str] = []
         self.options: list[TransportOptions] = []
+        self.closes: list[tuple[int, int, str]] = []
+        """``(conn, code, reason)`` of every close the client started."""
         self._cond = threading.Condition()
 
     # the TransportFactory signature
@@ -228,6 +230,8 @@ class _SpyTransport:
             self.spy.record(self.conn, "out", data, binary)
 
     def close(self, code: int = 1000, reason: str = "") -> None:
+        with self.spy._cond:
+            self.spy.closes.append((self.conn, code, reason))
         self.inner.close(code, reason)
 
     def join(self, timeout: float) -> bool:

@@ -72,7 +72,7 @@ def test_crash_errors_the_channel_and_a_push_made_while_errored_waits_for_the_re
     s.client.tell(Push(LOBBY, "crash", timeout=0.5, ref="crash"))
     errored = s.events.wait_for(ChannelErrored, timeout=WAIT)
     assert errored.payload == {"reason": "channel_crash"}
-    assert errored.rejoin_in is not None
+    assert errored.rejoin_in == 0.2  # the rejoin schedule's first step
     rejoin = s.events.wait_for(JoinOk, lambda e: e.rejoin, timeout=WAIT)
     assert rejoin.join_ref != first.join_ref
     ok = s.events.wait_for(PushOk, lambda e: e.push.ref == "held", timeout=WAIT)

@@ -104,5 +104,7 @@ def test_dead_peer_is_found_within_two_intervals_then_reconnects_and_rejoins(
     after = whoami(s)
     assert after["join_ref"] == rejoined.join_ref != before["join_ref"]
     assert s.wire.attempts == 2
+    # and the client closed that connection itself, as phoenix.js does
+    assert s.wire.closes == [(1, 1000, "heartbeat timeout")]
     # the heartbeat timeout closed the first connection with 1000, once
     assert len([e for e in s.events.of_type(SocketClosed) if e.reason == "heartbeat timeout"]) == 1

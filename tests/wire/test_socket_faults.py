@@ -18,6 +18,8 @@ from phoenix_actors import (
     GetIsConnected,
     Join,
     JoinOk,
+    Leave,
+    LeaveOk,
     Push,
     PushOk,
     SocketClosed,
@@ -161,9 +163,49 @@ def test_deliberate_disconnect_never_reconnects_and_channels_rejoin_after_connec
     assert s.wire.sent(lambda f: f.event == "phx_leave") == []
     s.no_event(SocketOpened)
     assert s.wire.attempts == 1
+    assert s.wire.closes == [(1, 1000, "")]
     s.client.ask(Connect(), timeout=WAIT)
     recovered(s, first)
     assert s.wire.attempts == 2
+
+
+def test_disconnect_sends_the_given_close_code_and_reason(
+    connect: MakeClient, server: LoopbackServer
+) -> None:
+    s = connect()
+    joined(s)
+    s.client.ask(Disconnect(code=4000, reason="going away"), timeout=WAIT)
+    closed = s.events.wait_for(SocketClosed, timeout=WAIT)
+    assert (closed.code, closed.reason, closed.will_reconnect) == (4000, "going away", False)
+    assert s.wire.closes == [(1, 4000, "going away")]
+    server.wait_for_sockets(0, timeout=WAIT)
+    s.no_event(SocketOpened)
+
+
+def test_after_a_lost_connection_every_joined_channel_rejoins_and_a_left_one_does_not(
+    connect: MakeClient, server: LoopbackServer
+) -> None:
+    s = connect()
+    topics = ["room:a", "room:b", "room:c"]
+    firsts = {}
+    for topic in topics:
+        reply = s.client.ask(Join(topic), timeout=WAIT)
+        assert isinstance(reply, JoinOk)
+        firsts[topic] = reply.join_ref
+    assert isinstance(s.client.ask(Leave("room:c"), timeout=WAIT), LeaveOk)
+    server.faults.abort_all()
+    rejoined = {
+        e.topic: e.join_ref
+        for e in (s.events.wait_for(JoinOk, lambda e: e.rejoin, timeout=WAIT) for _ in range(2))
+    }
+    assert set(rejoined) == {"room:a", "room:b"}
+    assert all(rejoined[t] != firsts[t] for t in rejoined)
+    assert len(set(rejoined.values())) == 2
+    for topic, join_ref in rejoined.items():
+        assert whoami(s, topic)["join_ref"] == join_ref
+    s.no_event(JoinOk, lambda e: e.topic == "room:c" and e.rejoin)
+    assert sorted(server.sockets()[0].topics) == ["room:a", "room:b"]
+    assert not s.wire.sent(lambda f: f.event == "phx_join" and f.topic == "room:c" and f.conn == 2)
 
 
 def test_every_frame_the_client_writes_is_a_five_element_array(
