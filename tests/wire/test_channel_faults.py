@@ -5,6 +5,8 @@ PROTOCOL.md §5-6 and §9.17-18, 9.22-24, 9.30, 9.32.
 
 from __future__ import annotations
 
+import pytest
+
 from phoenix_actors import (
     Backoff,
     ChannelErrored,
@@ -14,8 +16,11 @@ from phoenix_actors import (
     Every,
     GetPushWaiting,
     Join,
+    JoinError,
     JoinOk,
     JoinTimeout,
+    Leave,
+    LeaveOk,
     Match,
     Push,
     PushError,
@@ -272,3 +277,30 @@ def test_every_push_across_a_forced_disconnect_gets_a_final_outcome(
     assert s.client.ask(GetPushWaiting(Match(where=lambda _: True)), timeout=WAIT) is False
     assert s.wire.attempts == 2
     assert len(s.events.of_type(SocketOpened)) == 2
+
+
+# --- rejoin schedule ---------------------------------------------------------------------
+
+
+def test_refused_joins_retry_on_the_rejoin_schedule(connect: MakeClient) -> None:
+    s = connect(options=ConnectOptions(rejoin_after=[0.05, 0.1, 0.2]))
+    first = s.client.ask(Join("room:private", payload={"password": "wrong"}), timeout=WAIT)
+    assert isinstance(first, JoinError)
+    assert first.response == {"reason": "unauthorized"}
+    # the answer to the ask is the first of the JoinError events
+    errors = [s.events.wait_for(JoinError, timeout=WAIT) for _ in range(4)]
+    assert errors[0] == first
+    assert [e.rejoin_in for e in errors] == pytest.approx([0.05, 0.1, 0.2, 0.2])
+    joins = s.wire.sent(lambda f: f.event == "phx_join")
+    assert len({f.ref for f in joins}) == len(joins) >= 4  # each retry has a new join_ref
+    assert isinstance(s.client.ask(Leave("room:private"), timeout=WAIT), LeaveOk)
+
+
+def test_a_successful_rejoin_resets_the_rejoin_schedule(connect: MakeClient) -> None:
+    s = connect(options=ConnectOptions(rejoin_after=[0.05, 1.0]))
+    joined(s)
+    for _ in range(2):
+        s.client.tell(Push(LOBBY, "crash", timeout=0.5))
+        errored = s.events.wait_for(ChannelErrored, timeout=WAIT)
+        assert errored.rejoin_in == 0.05
+        s.events.wait_for(JoinOk, lambda e: e.rejoin, timeout=WAIT)

@@ -23,6 +23,7 @@ from phoenix_actors import (
     Push,
     PushOk,
     SocketClosed,
+    SocketError,
     SocketOpened,
 )
 from phoenix_actors.messages import Event
@@ -225,3 +226,23 @@ def test_every_frame_the_client_writes_is_a_five_element_array(
         return bool(f.event == "phx_join")
 
     assert all(f.join_ref == f.ref for f in out if is_join(f))
+
+
+def test_reconnect_delays_follow_the_schedule_and_reset_after_an_open(
+    connect: MakeClient, server: LoopbackServer
+) -> None:
+    s = connect(options=ConnectOptions(reconnect_after=[0.05, 0.1, 0.2]))
+    first = joined(s)
+    server.stop()
+    delays = [s.events.wait_for(SocketClosed, timeout=WAIT).reconnect_in for _ in range(4)]
+    assert delays == pytest.approx([0.05, 0.1, 0.2, 0.2])
+    refused = s.events.wait_for(SocketError, timeout=WAIT)
+    assert (refused.error, refused.tls, refused.status) == ("ConnectError", False, None)
+    server.start()
+    rejoin = recovered(s, first)
+    s.events.clear()
+    server.faults.abort_all()
+    again = s.events.wait_for(SocketClosed, timeout=WAIT)
+    assert again.reconnect_in == pytest.approx(0.05)
+    s.events.wait_for(SocketOpened, timeout=WAIT)
+    assert s.events.wait_for(JoinOk, timeout=WAIT).join_ref != rejoin.join_ref
