@@ -267,6 +267,16 @@ def test_every_push_across_a_forced_disconnect_gets_a_final_outcome(
         assert [(e.attempt, e.retry_in) for e in retries] == [(1, 0.05), (2, None)]
     assert isinstance(ends["o-bytes"], PushOk)
     assert ends["o-bytes"].response == b"\x00\x01"
+    # the buffered pushes went out in the order they were made, on the new connection
+    flushed = s.wire.sent(
+        lambda f: f.conn == 2 and (f.binary or f.event in {"ping", "error_reply"})
+    )
+    order = [
+        "o-bytes" if f.binary else "o-ok" if f.payload == {"k": 1} else "o-error"
+        for f in flushed
+        if f.binary or f.payload == {"k": 1} or f.event == "error_reply"
+    ]
+    assert order == ["o-ok", "o-error", "o-bytes"]
     # a push that expired while buffered was never written to the wire
     assert not s.wire.sent(lambda f: f.payload == {} and f.event == "ping")
     # the one that retries forever is still waiting, until dropped explicitly
