@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Self
 
 import pytest
 
-from phoenix_actors.errors import TransportError
 from phoenix_actors.protocol.frames import Message, Role, serializer_for
 from phoenix_actors.server import LoopbackServer
 from phoenix_actors.transport.base import Transport, TransportOptions
 from phoenix_actors.transport.longpoll import LongPollTransport
+from tests.transport.sinks import Event
+from tests.transport.sinks import Recorder as RecordingSink
 
 WAIT = 5.0  # bound of every wait; a passing test never reaches it
 WINDOW = 0.25  # server poll window: idle polls come back quickly
 SESSION_TIMEOUT = 1.0  # server session timeout: a session left alone ends quickly
 
-Event = tuple[Any, ...]
 CLIENT = serializer_for("2.0.0", Role.CLIENT)
 
 
@@ -29,60 +28,20 @@ def longpoll_server(
     return LoopbackServer(longpoll_window=window, longpoll_timeout=session_timeout, **kwargs)
 
 
-class Recorder:
-    """A TransportSink recording every callback and the thread it ran on."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.threads: set[str] = set()
-        self._cond = threading.Condition()
-
-    def _add(self, event: Event) -> None:
-        with self._cond:
-            self.events.append(event)
-            self.threads.add(threading.current_thread().name)
-            self._cond.notify_all()
-
-    def on_open(self, transport: Transport) -> None:
-        self._add(("open",))
-
-    def on_message(self, transport: Transport, data: bytes, binary: bool) -> None:
-        self._add(("message", data, binary))
+class Recorder(RecordingSink):
+    """The shared recording sink, with a batch end and decoded-message waits."""
 
     def on_batch_end(self, transport: Transport) -> None:
         pass
-
-    def on_error(self, transport: Transport, error: TransportError) -> None:
-        self._add(("error", error))
-
-    def on_close(self, transport: Transport, code: int, reason: str, clean: bool) -> None:
-        self._add(("close", code, reason, clean))
-
-    def wait_for(self, predicate: Callable[[Event], bool], timeout: float = WAIT) -> Event:
-        with self._cond:
-            found: list[Event] = []
-
-            def seen() -> bool:
-                found[:] = [e for e in self.events if predicate(e)]
-                return bool(found)
-
-            if not self._cond.wait_for(seen, timeout):
-                pytest.fail(f"no matching event within {timeout}s; got {self.events!r}")
-            return found[0]
 
     def wait_message(self, predicate: Callable[[Message], bool], timeout: float = WAIT) -> Message:
         def match(event: Event) -> bool:
             return event[0] == "message" and predicate(CLIENT.decode(event[1], binary=event[2]))
 
-        event = self.wait_for(match, timeout)
-        return CLIENT.decode(event[1], binary=event[2])
+        return decode_event(self.wait_for(match, timeout))
 
     def wait_close(self, timeout: float = WAIT) -> Event:
-        return self.wait_for(lambda e: e[0] == "close", timeout)
-
-    def kinds(self) -> list[str]:
-        with self._cond:
-            return [e[0] for e in self.events]
+        return self.wait_kind("close", timeout)
 
 
 def frame(msg: Message) -> tuple[bytes, bool]:

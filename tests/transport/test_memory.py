@@ -17,7 +17,7 @@ from phoenix_actors.errors import (
 from phoenix_actors.protocol.frames import Message, Role, V1JSONSerializer, V2JSONSerializer
 from phoenix_actors.testing.transport import MemoryNetwork, MemoryTransport
 from phoenix_actors.transport import Transport, TransportFactory, TransportOptions
-from tests.transport.conftest import Recorder
+from tests.transport.sinks import Recorder
 
 URL = "ws://example.test/socket/websocket?token=t&vsn=2.0.0"
 client_codec = V2JSONSerializer(Role.CLIENT)

@@ -23,7 +23,6 @@ from phoenix_actors.transport import (
     WebSocketTransport,
     websocket_transport_factory,
 )
-from tests.transport.conftest import Recorder
 from tests.transport.servers import (
     WAIT,
     Loop,
@@ -32,6 +31,7 @@ from tests.transport.servers import (
     server_frame,
     unmask_client_frames,
 )
+from tests.transport.sinks import Recorder
 
 SECRET = "s3cr3t-token"
 
