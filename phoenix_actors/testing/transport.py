@@ -42,6 +42,7 @@ from phoenix_actors.protocol.frames import (
     V2JSONSerializer,
     serializer_for,
 )
+from phoenix_actors.transport._lifecycle import TransportLifecycle
 from phoenix_actors.transport.base import (
     FrameTooLargeError,
     ReadyState,
@@ -92,7 +93,7 @@ def _serializer(url: str) -> V1JSONSerializer | V2JSONSerializer:
         return V2JSONSerializer(Role.SERVER)
 
 
-class MemoryTransport:
+class MemoryTransport(TransportLifecycle):
     """A :class:`~phoenix_actors.transport.base.Transport` with a test playing the server.
 
     Made by :class:`MemoryNetwork` (or directly). The client side uses the
@@ -146,11 +147,6 @@ class MemoryTransport:
 
     # -- the Transport interface (client side) -------------------------------------
 
-    @property
-    def ready_state(self) -> ReadyState:
-        """``"connecting"``, ``"open"``, ``"closing"`` or ``"closed"``."""
-        return self._state
-
     def open(self) -> None:
         """Start the transport thread; the connection opens on :meth:`accept`.
 
@@ -158,11 +154,7 @@ class MemoryTransport:
             RuntimeError: already opened, or closed before it was opened.
         """
         with self._cond:
-            if self._started:
-                raise RuntimeError("a transport opens once: make a new one to reconnect")
-            if self._state == "closed":
-                raise RuntimeError("transport was closed before it was opened")
-            self._started = True
+            self._mark_started()
             if self._refuse_status is not None:
                 status = self._refuse_status or None
                 error = connect_error(
@@ -173,8 +165,7 @@ class MemoryTransport:
                 self._accepted = True
                 self._actions.append(_Open())
             name = f"{self.options.name}-{next(_thread_numbers)}"
-            self._thread = threading.Thread(target=self._run, name=name, daemon=False)
-            self._thread.start()
+            self._thread = self._start_thread(self._run, name)
 
     def send(self, data: bytes, binary: bool) -> None:  # noqa: FBT001
         """Record one frame the client sends.
@@ -183,8 +174,7 @@ class MemoryTransport:
             ConnectionLostError: the transport is not open.
         """
         with self._cond:
-            if self._state != "open":
-                raise ConnectionLostError(f"cannot send: transport is {self._state}")
+            self._check_open()
             frame = (bytes(data), binary)
             self._sent.append(frame)
             self._unread.append(frame)
@@ -197,8 +187,7 @@ class MemoryTransport:
             ConnectionLostError: the transport is not open.
         """
         with self._cond:
-            if self._state != "open":
-                raise ConnectionLostError(f"cannot send: transport is {self._state}")
+            self._check_open()
             for data, binary in frames:
                 frame = (bytes(data), binary)
                 self._sent.append(frame)
@@ -220,21 +209,15 @@ class MemoryTransport:
             if self._ending is not None or self._state == "closed":
                 return
             self._client_close = (code, reason)
-            if not self._started:
-                self._state = "closed"
+            if self._close_unopened():
                 self._ending = "client"
                 self._cond.notify_all()
                 return
             self._state = "closing"
             self._queue_end("client", _End(code, reason, clean=True, error=None))
 
-    def join(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for the thread to end; True if it ended."""
-        thread = self._thread
-        if thread is None:
-            return True
-        thread.join(timeout)
-        return not thread.is_alive()
+    def _threads(self) -> tuple[threading.Thread | None, ...]:
+        return (self._thread,)
 
     # -- the test side: connection ----------------------------------------------------
 

@@ -58,13 +58,13 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
-from phoenix_actors.clock import MonotonicClock
 from phoenix_actors.errors import (
     ConnectError,
     ConnectionLostError,
     InvalidArgumentError,
     TransportError,
 )
+from phoenix_actors.transport._lifecycle import TransportLifecycle
 from phoenix_actors.transport.base import (
     ReadyState,
     Transport,
@@ -167,7 +167,7 @@ def _set_timeout(conn: http.client.HTTPConnection, timeout: float) -> None:
         sock.settimeout(timeout)
 
 
-class LongPollTransport:
+class LongPollTransport(TransportLifecycle):
     """A :class:`~phoenix_actors.transport.base.Transport` over Phoenix long polling.
 
     Args:
@@ -221,7 +221,6 @@ class LongPollTransport:
         self._sink = sink
         self._request_timeout = float(longpoller_timeout)
         self._auth = _auth_token(options.subprotocols)
-        self._clock = MonotonicClock()
         self._cond = threading.Condition()
         self._state: ReadyState = "connecting"
         self._started = False
@@ -237,11 +236,6 @@ class LongPollTransport:
         """Name the endpoint without its query string."""
         return f"<LongPollTransport {_redact(self._url)} {self._state}>"
 
-    @property
-    def ready_state(self) -> ReadyState:
-        """``"connecting"``, ``"open"``, ``"closing"`` or ``"closed"``."""
-        return self._state
-
     # -- caller-side API -------------------------------------------------------
 
     def open(self) -> None:
@@ -252,18 +246,10 @@ class LongPollTransport:
                 was closed before it was opened.
         """
         with self._cond:
-            if self._started:
-                raise RuntimeError("a transport opens once: make a new one to reconnect")
-            if self._state == "closed":
-                raise RuntimeError("transport was closed before it was opened")
-            self._started = True
+            self._mark_started()
             name = f"{self._options.name}-{next(_thread_numbers)}"
-            self._poll_thread = threading.Thread(target=self._run, name=name, daemon=False)
-            self._send_thread = threading.Thread(
-                target=self._send_loop, name=f"{name}-send", daemon=False
-            )
-            self._send_thread.start()
-            self._poll_thread.start()
+            self._send_thread = self._start_thread(self._send_loop, f"{name}-send")
+            self._poll_thread = self._start_thread(self._run, name)
 
     def send(self, data: bytes, binary: bool) -> None:  # noqa: FBT001
         """Queue one frame for the next POST; thread-safe, never blocks on the network.
@@ -286,8 +272,7 @@ class LongPollTransport:
             for data, binary in frames
         ]
         with self._cond:
-            if self._state != "open":
-                raise ConnectionLostError(f"cannot send: transport is {self._state}")
+            self._check_open()
             self._outbox.extend(encoded)
             self._cond.notify_all()
 
@@ -301,8 +286,7 @@ class LongPollTransport:
         with self._cond:
             if self._end is not None or self._state == "closed":
                 return
-            if not self._started:
-                self._state = "closed"
+            if self._close_unopened():
                 return
             self._end = _End(code, reason, clean=True)
             self._state = "closing"
@@ -311,15 +295,8 @@ class LongPollTransport:
         for conn in conns:
             _shutdown(conn)
 
-    def join(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for both threads; True if they ended."""
-        deadline = self._clock.now() + timeout
-        for thread in (self._poll_thread, self._send_thread):
-            if thread is not None:
-                thread.join(max(0.0, deadline - self._clock.now()))
-                if thread.is_alive():
-                    return False
-        return True
+    def _threads(self) -> tuple[threading.Thread | None, ...]:
+        return (self._poll_thread, self._send_thread)
 
     # -- HTTP ------------------------------------------------------------------
 
@@ -489,14 +466,8 @@ class LongPollTransport:
             sender.join(_SEND_JOIN)
         _log.debug("long-poll transport closed: code=%s clean=%s", end.code, end.clean)
         if end.error is not None:
-            self._call("on_error", self._sink.on_error, end.error)
-        self._call("on_close", self._sink.on_close, end.code, end.reason, end.clean)
-
-    def _call(self, name: str, fn: Callable[..., None], *args: Any) -> None:
-        try:
-            fn(self, *args)
-        except Exception:  # noqa: BLE001 (a sink's bug must not kill the poll thread)
-            _log.exception("transport sink %s raised", name)
+            self._call_sink("on_error", end.error)
+        self._call_sink("on_close", end.code, end.reason, end.clean)
 
     def _poll_loop(self, conn: http.client.HTTPConnection) -> _End:
         _log.debug("long polling %s", _redact(self._url))
@@ -550,7 +521,7 @@ class LongPollTransport:
             self._state = "open"
             self._opened = True
         _log.debug("long poll open to %s", _redact(self._url))
-        self._call("on_open", self._sink.on_open)
+        self._call_sink("on_open")
         return None
 
     def _deliver(self, messages: object) -> None:
@@ -569,13 +540,9 @@ class LongPollTransport:
                     data, binary = base64.b64decode(message, validate=True), True
                 except (binascii.Error, ValueError):
                     data, binary = message.encode("utf-8"), False
-            self._call("on_message", self._sink.on_message, data, binary)
-        on_batch_end = getattr(self._sink, "on_batch_end", None)
-        if on_batch_end is not None and messages:
-            try:
-                on_batch_end(self)
-            except Exception:  # noqa: BLE001 (a sink's bug must not kill the poll thread)
-                _log.exception("transport sink on_batch_end raised")
+            self._call_sink("on_message", data, binary)
+        if messages:
+            self._end_batch()
 
 
 def make_longpoll_transport_factory(

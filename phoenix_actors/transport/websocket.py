@@ -44,6 +44,7 @@ from phoenix_actors.errors import (
     InvalidArgumentError,
     TransportError,
 )
+from phoenix_actors.transport._lifecycle import TransportLifecycle
 from phoenix_actors.transport.base import (
     FrameTooLargeError,
     ReadyState,
@@ -167,7 +168,7 @@ def _map_connect_errors(where: str) -> Iterator[None]:
         raise connect_error("invalid websocket URL (expected ws:// or wss://)") from exc
 
 
-class WebSocketTransport:
+class WebSocketTransport(TransportLifecycle):
     """A :class:`~phoenix_actors.transport.base.Transport` over a real websocket.
 
     Args:
@@ -218,11 +219,6 @@ class WebSocketTransport:
         """Name the endpoint without its query string."""
         return f"<WebSocketTransport {_redact(self._url)} {self._state}>"
 
-    @property
-    def ready_state(self) -> ReadyState:
-        """``"connecting"``, ``"open"``, ``"closing"`` or ``"closed"``."""
-        return self._state
-
     # -- caller-side API -------------------------------------------------------
 
     def open(self) -> None:
@@ -233,17 +229,12 @@ class WebSocketTransport:
                 was closed before it was opened.
         """
         with self._lock:
-            if self._started:
-                raise RuntimeError("a transport opens once: make a new one to reconnect")
-            if self._state == "closed":
-                raise RuntimeError("transport was closed before it was opened")
-            self._started = True
+            self._mark_started()
             self._waker_r, self._waker_w = socket.socketpair()
             self._waker_r.setblocking(False)  # noqa: FBT003
             self._waker_w.setblocking(False)  # noqa: FBT003
             name = f"{self._options.name}-{next(_thread_numbers)}"
-            self._thread = threading.Thread(target=self._run, name=name, daemon=False)
-            self._thread.start()
+            self._thread = self._start_thread(self._run, name)
 
     def send(self, data: bytes, binary: bool) -> None:  # noqa: FBT001
         """Send one frame (binary or UTF-8 text); thread-safe.
@@ -252,8 +243,7 @@ class WebSocketTransport:
             ConnectionLostError: the transport is not open, or the write failed.
         """
         with self._lock:
-            if self._state != "open":
-                raise ConnectionLostError(f"cannot send: transport is {self._state}")
+            self._check_open()
             self._write(self._frame(_OP_BINARY if binary else _OP_TEXT, data))
 
     def send_many(self, frames: Sequence[tuple[bytes, bool]]) -> None:
@@ -265,8 +255,7 @@ class WebSocketTransport:
         if not frames:
             return
         with self._lock:
-            if self._state != "open":
-                raise ConnectionLostError(f"cannot send: transport is {self._state}")
+            self._check_open()
             frame = self._frame
             self._write(b"".join([frame(_OP_BINARY if b else _OP_TEXT, d) for d, b in frames]))
 
@@ -292,8 +281,7 @@ class WebSocketTransport:
             if self._close_requested is not None or self._state == "closed":
                 return
             self._close_requested = (code, reason)
-            if not self._started:
-                self._state = "closed"
+            if self._close_unopened():
                 return
             if self._state == "open":
                 self._state = "closing"
@@ -304,13 +292,8 @@ class WebSocketTransport:
             self._lock.release()
         self._wake()
 
-    def join(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for the reader thread; True if it ended."""
-        thread = self._thread
-        if thread is None:
-            return True
-        thread.join(timeout)
-        return not thread.is_alive()
+    def _threads(self) -> tuple[threading.Thread | None, ...]:
+        return (self._thread,)
 
     # -- writing (always under self._lock) -------------------------------------
 
@@ -408,12 +391,9 @@ class WebSocketTransport:
         finally:
             self._teardown()
         if error is not None:
-            self._notify_error(error)
+            self._call_sink("on_error", error)
         _log.debug("transport closed: code=%s clean=%s", code, clean)
-        try:
-            self._sink.on_close(self, code, reason, clean)
-        except Exception:  # noqa: BLE001 (a sink's bug must not kill the reader)
-            _log.exception("transport sink on_close raised")
+        self._call_sink("on_close", code, reason, clean)
 
     def _connect(self) -> None:
         options = self._options
@@ -481,10 +461,7 @@ class WebSocketTransport:
                 self._send_close_locked(_close_payload(*self._close_requested))
         if opened:
             _log.debug("connected to %s", _redact(self._url))
-            try:
-                self._sink.on_open(self)
-            except Exception:  # noqa: BLE001 (a sink's bug must not kill the reader)
-                _log.exception("transport sink on_open raised")
+            self._call_sink("on_open")
 
     def _read_loop(self) -> None:
         """Read and dispatch frames until one of the private exceptions ends it."""
@@ -517,7 +494,7 @@ class WebSocketTransport:
                     continue
                 data = chunk if len(chunks) == 1 else b"".join(chunks)
                 used, need = self._parse(data)
-                self._batch_end()
+                self._end_batch()
                 rest = data[used:] if used else data
                 chunks = [rest] if rest else []
                 have = len(rest)
@@ -626,19 +603,7 @@ class WebSocketTransport:
         # Frames after close() are dropped, as a browser drops them.
         if self._state != "open":
             return
-        try:
-            self._sink.on_message(self, data, binary)
-        except Exception:  # noqa: BLE001 (a sink's bug must not kill the reader)
-            _log.exception("transport sink on_message raised")
-
-    def _batch_end(self) -> None:
-        batch_end = getattr(self._sink, "on_batch_end", None)
-        if batch_end is None:
-            return
-        try:
-            batch_end(self)
-        except Exception:  # noqa: BLE001 (a sink's bug must not kill the reader)
-            _log.exception("transport sink on_batch_end raised")
+        self._call_sink("on_message", data, binary)
 
     def _reply(self, opcode: int, payload: bytes) -> None:
         with self._lock:
@@ -670,12 +635,6 @@ class WebSocketTransport:
                 if waker is not None:
                     waker.close()
             self._waker_r = self._waker_w = None
-
-    def _notify_error(self, error: TransportError) -> None:
-        try:
-            self._sink.on_error(self, error)
-        except Exception:  # noqa: BLE001 (a sink's bug must not kill the reader)
-            _log.exception("transport sink on_error raised")
 
 
 def _violation(message: str) -> NoReturn:

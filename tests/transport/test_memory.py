@@ -289,18 +289,6 @@ def test_close_while_connecting_skips_on_open(network: MemoryNetwork, sink: Reco
     assert sink.kinds() == ["close"]
 
 
-def test_close_before_open_has_no_thread_and_no_callbacks(
-    network: MemoryNetwork, sink: Recorder
-) -> None:
-    transport = network(URL, TransportOptions(), sink)
-    transport.close()
-    assert transport.ready_state == "closed"
-    assert transport.join(0.0)
-    with pytest.raises(RuntimeError):
-        transport.open()
-    assert sink.events == []
-
-
 def test_messages_queued_before_a_client_close_are_not_delivered_after_it(
     network: MemoryNetwork, sink: Recorder
 ) -> None:

@@ -271,16 +271,6 @@ def test_close_rejects_codes_and_reasons_that_cannot_be_sent(
     assert opened.ready_state == "open"
 
 
-def test_close_before_open_needs_no_thread(server: WSServer, sink: Recorder) -> None:
-    transport = make(server.url(), sink)
-    transport.close()
-    assert transport.ready_state == "closed"
-    assert transport.join(0.0)
-    with pytest.raises(RuntimeError):
-        transport.open()
-    assert sink.events == []
-
-
 def test_close_while_connecting_skips_on_open_and_sends_the_close_after_the_handshake(
     loop: Loop, sink: Recorder
 ) -> None:
