@@ -252,19 +252,10 @@ class PhoenixServer:
             logger.info("refused websocket: %s", exc)
             return web.Response(status=403)
         info = ConnectInfo(params=params, headers=request.headers, auth_token=token)
-        try:
-            assigns = self.connect_hook(params, info)
-            sid: object = None if assigns is None else self.socket_id_hook(assigns)
-        except Exception:
-            logger.exception("connect hook crashed")
+        accepted = self.authorize(params, info)
+        if accepted is None:
             return web.Response(status=403)
-        if assigns is None:
-            # param values may be secrets (tokens): log only their names
-            logger.info("connect refused (params: %s)", ", ".join(sorted(params)))
-            return web.Response(status=403)
-        if sid is not None and not isinstance(sid, str):
-            logger.warning("socket_id returned %r, expected a string or None", sid)
-            return web.Response(status=403)
+        assigns, sid = accepted
         ws = web.WebSocketResponse(
             protocols=(protocol,) if protocol else (),
             max_msg_size=self.max_frame_size,
@@ -274,12 +265,37 @@ class PhoenixServer:
             timeout=2.0,
         )
         await ws.prepare(request)
-        conn = Connection(self, ws, request, serializer, params, dict(assigns), sid)
+        conn = Connection(self, ws, request, serializer, params, assigns, sid)
         conn.task = asyncio.current_task()
         self._conns[conn] = None
         self.changed()
         await conn.run()
         return ws
+
+    def authorize(
+        self, params: dict[str, str], info: ConnectInfo
+    ) -> tuple[dict[str, Any], str | None] | None:
+        """Run the ``connect`` and ``socket_id`` hooks for a new socket (any transport).
+
+        Returns:
+            ``(assigns, socket_id)`` (the assigns copied), or None when the
+            socket must be refused: the hook refused or crashed, or
+            ``socket_id`` returned a non-string. Refusals are logged with the
+            param names only: their values may be secrets (tokens).
+        """
+        try:
+            assigns = self.connect_hook(params, info)
+            sid: object = None if assigns is None else self.socket_id_hook(assigns)
+        except Exception:
+            logger.exception("connect hook crashed")
+            return None
+        if assigns is None:
+            logger.info("connect refused (params: %s)", ", ".join(sorted(params)))
+            return None
+        if sid is not None and not isinstance(sid, str):
+            logger.warning("socket_id returned %r, expected a string or None", sid)
+            return None
+        return dict(assigns), sid
 
     def register(self, conn: Connection) -> None:
         """Count a socket opened by another transport (the long-poll endpoint)."""

@@ -349,22 +349,12 @@ class LongPollEndpoint:
             auth_token=request.headers.get(AUTH_TOKEN_HEADER),
             transport="longpoll",
         )
-        try:
-            assigns = server.connect_hook(params, info)
-            sid: object = None if assigns is None else server.socket_id_hook(assigns)
-        except Exception:
-            logger.exception("connect hook crashed")
+        accepted = server.authorize(params, info)
+        if accepted is None:
             return forbidden
-        if assigns is None:
-            logger.info("long-poll connect refused for params %r", params)
-            return forbidden
-        if sid is not None and not isinstance(sid, str):
-            logger.warning("socket_id returned %r, expected a string or None", sid)
-            return forbidden
+        assigns, sid = accepted
         token = _TOKEN_PREFIX + secrets.token_urlsafe(24)
-        session = LongPollSession(
-            server, self, token, request, serializer, params, dict(assigns), sid
-        )
+        session = LongPollSession(server, self, token, request, serializer, params, assigns, sid)
         self.sessions[token] = session
         session.task = asyncio.get_running_loop().create_task(
             session.run(), name="phoenix-longpoll-session"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
+import urllib.request
 
 import pytest
 import websocket
@@ -37,6 +39,20 @@ def test_refused_connect_params_are_logged_by_name_only(caplog: pytest.LogCaptur
     with LoopbackServer() as server:
         url = server.url + f"/websocket?vsn=2.0.0&token=bad&password={TOKEN}"
         assert refused(url, []) == 403
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "connect refused" in text
+    assert "password" in text
+    assert TOKEN not in text
+
+
+def test_refused_long_poll_params_are_logged_by_name_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with LoopbackServer() as server:
+        url = server.http_url + f"/socket/longpoll?vsn=2.0.0&token=bad&password={TOKEN}"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            assert json.loads(response.read())["status"] == 403
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "connect refused" in text
     assert "password" in text
