@@ -25,6 +25,14 @@ from tests.jsclient import (  # noqa: F401 (fixtures)
 V1: dict[str, Any] = {"vsn": "1.0.0"}
 
 
+def _shout_listeners(js: JsClient, server: LoopbackServer, names: tuple[str, ...]) -> None:
+    """Open one socket per name (user_id=name), join room:lobby on it, listen for shout."""
+    for name in names:
+        open_socket(js, server.url, socket=name, params={"user_id": name})
+        join(js, name, "room:lobby", socket=name)
+        js.send("on", channel=name, event="shout")
+
+
 def test_v2_connect_and_join_ok(
     js_client: JsClientFactory, loopback_server: LoopbackServer
 ) -> None:
@@ -168,10 +176,7 @@ def test_shout_reaches_every_subscriber_including_the_sender(
     js_client: JsClientFactory, loopback_server: LoopbackServer
 ) -> None:
     js = js_client()
-    for name in ("a", "b"):
-        open_socket(js, loopback_server.url, socket=name, params={"user_id": name})
-        join(js, name, "room:lobby", socket=name)
-        js.send("on", channel=name, event="shout")
+    _shout_listeners(js, loopback_server, ("a", "b"))
     js.send("push", channel="a", event="shout", payload={"text": "hi"})
     for name in ("a", "b"):
         event = js.wait_for("event", channel=name, event="shout")
@@ -184,10 +189,7 @@ def test_shout_others_skips_the_sender(
     js_client: JsClientFactory, loopback_server: LoopbackServer
 ) -> None:
     js = js_client()
-    for name in ("a", "b"):
-        open_socket(js, loopback_server.url, socket=name, params={"user_id": name})
-        join(js, name, "room:lobby", socket=name)
-        js.send("on", channel=name, event="shout")
+    _shout_listeners(js, loopback_server, ("a", "b"))
     js.send("push", channel="a", event="shout_others", payload={"text": "psst"})
     barrier = push(js, "a", "ping", {})  # after the broadcast went out, on a's connection
     event = js.wait_for("event", channel="b", event="shout")
