@@ -16,27 +16,43 @@ import logging
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from phoenix_actors.clock import MonotonicClock
 from phoenix_actors.errors import ConnectionLostError
 from phoenix_actors.transport.base import ReadyState, TransportSink
 
-__all__ = ["TransportLifecycle"]
+__all__ = ["TransportLifecycle", "redact_url"]
 
 _log = logging.getLogger("phoenix_actors.transport")
 _clock = MonotonicClock()
 
 
+def redact_url(url: str) -> str:
+    """Return ``scheme://host:port/path``: no credentials, no query string."""
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<invalid url>"
+    return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
+
+
 class TransportLifecycle:
     """Base of the transports: state checks, threads and guarded sink calls.
 
-    A subclass sets ``_state`` (to ``"connecting"``), ``_started`` (False) and
-    ``_sink`` in its constructor and lists its threads in :meth:`_threads`.
+    A subclass sets ``_url``, ``_state`` (to ``"connecting"``), ``_started``
+    (False) and ``_sink`` in its constructor and lists its threads in :meth:`_threads`.
     """
 
+    _url: str
     _state: ReadyState
     _started: bool
     _sink: TransportSink
+
+    def __repr__(self) -> str:
+        """Name the class, the endpoint without its query string, and the state."""
+        return f"<{type(self).__name__} {redact_url(self._url)} {self._state}>"
 
     @property
     def ready_state(self) -> ReadyState:

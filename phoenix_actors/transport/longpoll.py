@@ -65,6 +65,7 @@ from phoenix_actors.errors import (
     TransportError,
 )
 from phoenix_actors.transport._lifecycle import TransportLifecycle
+from phoenix_actors.transport._lifecycle import redact_url as _redact
 from phoenix_actors.transport.base import (
     ReadyState,
     Transport,
@@ -130,15 +131,6 @@ def longpoll_url(url: str) -> str:
     if head.endswith("/websocket"):
         head = head[: -len("websocket")] + "longpoll"
     return head + sep + query
-
-
-def _redact(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<invalid url>"
-    return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
 
 
 def _auth_token(subprotocols: Sequence[str]) -> str | None:
@@ -231,10 +223,6 @@ class LongPollTransport(TransportLifecycle):
         self._conns: list[http.client.HTTPConnection] = []
         self._poll_thread: threading.Thread | None = None
         self._send_thread: threading.Thread | None = None
-
-    def __repr__(self) -> str:
-        """Name the endpoint without its query string."""
-        return f"<LongPollTransport {_redact(self._url)} {self._state}>"
 
     # -- caller-side API -------------------------------------------------------
 

@@ -45,6 +45,7 @@ from phoenix_actors.errors import (
     TransportError,
 )
 from phoenix_actors.transport._lifecycle import TransportLifecycle
+from phoenix_actors.transport._lifecycle import redact_url as _redact
 from phoenix_actors.transport.base import (
     FrameTooLargeError,
     ReadyState,
@@ -110,16 +111,6 @@ class _EofError(Exception):
 
 class _CloseTimeoutError(Exception):
     """Our close frame got no answer within the grace period."""
-
-
-def _redact(url: str) -> str:
-    """Return ``scheme://host:port/path``: no credentials, no query string."""
-    try:
-        parts = urlsplit(url)
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<invalid url>"
-    return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
 
 
 def _where(url: str) -> str:
@@ -214,10 +205,6 @@ class WebSocketTransport(TransportLifecycle):
         self._frag_op: int | None = None
         self._frag_parts: list[bytes] = []
         self._frag_size = 0
-
-    def __repr__(self) -> str:
-        """Name the endpoint without its query string."""
-        return f"<WebSocketTransport {_redact(self._url)} {self._state}>"
 
     # -- caller-side API -------------------------------------------------------
 
