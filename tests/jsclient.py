@@ -68,7 +68,28 @@ def matcher(kind: str | Predicate, fields: dict[str, Any]) -> Predicate:
     return match
 
 
-class JsClient:
+class ClosesOnExit:
+    """A context manager whose ``with`` block returns it and calls :meth:`close` on exit."""
+
+    def close(self) -> None:
+        """Release what the object holds (overridden)."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        """Return self; :meth:`close` on exit."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Call :meth:`close`."""
+        self.close()
+
+
+class JsClient(ClosesOnExit):
     """A node process running ``tests/js/driver.mjs`` (the official phoenix.js client).
 
     Example::
@@ -238,19 +259,6 @@ class JsClient:
         if self._proc.stdout is not None:
             self._proc.stdout.close()
         self._stderr.close()
-
-    def __enter__(self) -> Self:
-        """Return self; :meth:`close` on exit."""
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Close the client."""
-        self.close()
 
 
 JsClientFactory = Callable[..., JsClient]

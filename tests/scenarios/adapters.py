@@ -13,15 +13,14 @@ import itertools
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import phoenix_actors as pa
 from phoenix_actors.server import LoopbackServer
 from phoenix_actors.server.api import ConnectInfo
 from phoenix_actors.server.demo import demo_socket_id
+from tests.jsclient import ClosesOnExit, JsClient, as_bytes, b64
 from tests.jsclient import Event as JsEvent
-from tests.jsclient import JsClient, as_bytes, b64
 from tests.scenarios.model import (
     Connect,
     Disconnect,
@@ -73,7 +72,7 @@ class _Refs:
         return label
 
 
-class Player(ABC):
+class Player(ClosesOnExit, ABC):
     """Plays a scenario on one client; keeps the normalised events and the cut."""
 
     side: str = "?"
@@ -154,19 +153,6 @@ class Player(ABC):
     @abstractmethod
     def close_client(self) -> None:
         """Stop the client and its threads."""
-
-    def __enter__(self) -> Self:
-        """Return the player; :meth:`close` on exit."""
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Close the player."""
-        self.close()
 
 
 # --- phoenix.js ------------------------------------------------------------------------
