@@ -83,17 +83,20 @@ def test_heartbeats_follow_the_fake_clock_and_a_missing_reply_reconnects(
     clock.advance(0.1)
     beat = server.wait_for_message(lambda m: m.topic == "phoenix", timeout=WAIT)
     assert (beat.join_ref, beat.event, beat.payload) == (None, "heartbeat", {})
+    # the send armed the timer at 60.0 (its timeout); reply a second later so the
+    # re-arm after the reply (at 61.0) is a barrier that the reply was handled
+    clock.advance(1.0)
     server.reply(beat)
-    wait_armed(client, "socket", "heartbeat", 60.0)
+    wait_armed(client, "socket", "heartbeat", 61.0)
     clock.advance(30.0)
     beat2 = server.wait_for_message(lambda m: m.topic == "phoenix", timeout=WAIT)
     assert beat2.ref != beat.ref
-    wait_armed(client, "socket", "heartbeat", 90.0)
+    wait_armed(client, "socket", "heartbeat", 91.0)
     clock.advance(30.0)  # no reply: the heartbeat timed out
     closed = recorder.wait_for(SocketClosed, timeout=WAIT)
     assert (closed.code, closed.reason, closed.will_reconnect) == (1000, "heartbeat timeout", True)
     assert server.wait_closed(timeout=WAIT)[:2] == (1000, "heartbeat timeout")
-    wait_armed(client, "socket", "reconnect", 90.01)
+    wait_armed(client, "socket", "reconnect", 91.01)
     clock.advance(0.01)
     again = network.wait_for_transport(timeout=WAIT)
     assert again is not server

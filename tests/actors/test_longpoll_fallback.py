@@ -11,7 +11,15 @@ from phoenix_actors.protocol.frames import Message
 from phoenix_actors.testing.clock import FakeClock
 from phoenix_actors.testing.recorder import EventRecorder
 from phoenix_actors.testing.transport import MemoryNetwork, MemoryTransport
-from tests.actors.conftest import ENDPOINT, TOPIC, WAIT, started, wait_armed
+from tests.actors.conftest import (
+    ENDPOINT,
+    TOPIC,
+    WAIT,
+    deadline_of,
+    eventually,
+    started,
+    wait_armed,
+)
 
 THRESHOLD = 2.5
 
@@ -82,10 +90,15 @@ def test_a_websocket_that_answers_the_ping_stays() -> None:
     clock, ws, lp = networks()
     with running(clock, ws, lp, longpoll_fallback=THRESHOLD) as client:
         primary, ping = first_ping(client, ws)
+        wait_armed(client, "socket", "fallback", at=THRESHOLD)
         primary.reply(ping, "ok", {})
-        # the fallback timer is stopped by the reply; the heartbeat timer stays armed
-        wait_armed(client, "socket", "heartbeat")
-        client.ask(Connect(), timeout=WAIT)  # a barrier: the reply was handled
+        # the reply stops the fallback timer: its cancellation is the barrier
+        eventually(
+            client,
+            lambda: deadline_of(client, "socket", "fallback") is None,
+            "fallback timer cancelled by the ping reply",
+        )
         clock.advance(THRESHOLD)
         client.ask(Connect(), timeout=WAIT)
         assert lp.transports == []
+        assert primary.client_close is None
