@@ -52,6 +52,8 @@ class Timeline:
         self.clock = MonotonicClock()
         self.start = self.clock.now()
         self.lock = threading.Lock()
+        self.closed = False
+        """Set when the story is over: events of the bots shutting down are not shown."""
 
     def say(self, who: str, text: str) -> None:
         """Print ``text`` for ``who``."""
@@ -64,7 +66,7 @@ class Timeline:
 
         def show(event: Event) -> None:
             text = _describe(event)
-            if text:
+            if text and not self.closed:
                 self.say(who, text)
 
         return show
@@ -111,6 +113,7 @@ def run(out: TextIO | None = None) -> int:
         try:
             _script(server, bots, timeline)
         finally:
+            timeline.closed = True
             for client, _ in bots.values():
                 client.stop()
     timeline.say("demo", "done")

@@ -15,8 +15,8 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$(inputs_hash)" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[server,dev]"
+  .venv/bin/python -m pip install --quiet --quiet --disable-pip-version-check --upgrade pip
+  .venv/bin/python -m pip install --quiet --quiet --disable-pip-version-check -e ".[server,dev]"
   rm -f tests/js/.npm-stamp
   inputs_hash > "$stamp"
 fi
