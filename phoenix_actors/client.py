@@ -253,9 +253,11 @@ class Client:
         """Send a command without waiting; outcomes arrive as events.
 
         Raises:
-            InvalidTypeError: ``message`` is not a command.
+            InvalidTypeError: ``message`` is not a command (a query must be asked).
             ClientClosedError: the client was stopped.
         """
+        if isinstance(message, Query):
+            raise InvalidTypeError(f"{type(message).__name__} is a query: ask it, do not tell it")
         self._check_open()
         self._dispatch(message, None, wait=False)
 
@@ -403,7 +405,7 @@ class Client:
                 result = self._socket(msg, timeout, wait=wait or reset)
                 if reset:
                     self._wait(self._supervisor.ask(ResetChannels(), block=False), timeout)
-                    rt.options = ConnectOptions()
+                    self._socket(SetConnectOptions(ConnectOptions()), timeout, wait=True)
                     rt.params = None
                 return result
             case Batch(commands=commands):

@@ -20,6 +20,7 @@ from phoenix_actors import (
     EventRecorder,
     Every,
     GetSocketState,
+    InvalidTypeError,
     Join,
     JoinOk,
     Log,
@@ -229,3 +230,9 @@ def test_dead_server_join_ask_times_out_and_stop_is_clean(
     s.client.stop()
     with pytest.raises(ClientClosedError):
         s.client.ask(GetSocketState())
+
+
+def test_a_query_cannot_be_told(connect: MakeClient) -> None:
+    session = connect()
+    with pytest.raises(InvalidTypeError, match="ask it"):
+        session.client.tell(GetSocketState())  # type: ignore[arg-type]
