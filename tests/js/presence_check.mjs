@@ -10,6 +10,7 @@
 // after it, the onJoin / onLeave calls it made (arguments snapshotted), the
 // lists, and for trackers the sync count and pending diff count.
 import { Presence } from "phoenix"
+import { readInput, writeOutput } from "./batch_io.mjs"
 
 const snap = (value) => (value === undefined ? null : JSON.parse(JSON.stringify(value)))
 
@@ -78,8 +79,6 @@ function runTracker(events, ops) {
   })
 }
 
-let input = ""
-for await (const chunk of process.stdin) input += chunk
-const { cases } = JSON.parse(input)
+const { cases } = await readInput()
 const results = cases.map((c) => (c.kind === "static" ? runStatic(c.ops) : runTracker(c.events, c.ops)))
-process.stdout.write(JSON.stringify({ results }))
+writeOutput({ results })

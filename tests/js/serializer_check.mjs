@@ -7,6 +7,7 @@
 //   decoded binary payloads (and a binary reply's response) come back as payload_b64 /
 //   response_b64.
 import { Serializer } from "phoenix"
+import { attempt, readInput, writeOutput } from "./batch_io.mjs"
 
 const toB64 = (buffer) => Buffer.from(buffer).toString("base64")
 const fromB64 = (b64) => {
@@ -34,19 +35,9 @@ const decodeOne = (frame) => {
   return out
 }
 
-const attempt = (fn) => (item) => {
-  try {
-    return fn(item)
-  } catch (err) {
-    return { error: String(err && err.message) }
-  }
-}
-
-const chunks = []
-for await (const chunk of process.stdin) chunks.push(chunk)
-const input = JSON.parse(Buffer.concat(chunks).toString("utf8"))
+const input = await readInput()
 const result = {
   encode: (input.encode || []).map(attempt(encodeOne)),
   decode: (input.decode || []).map(attempt(decodeOne)),
 }
-process.stdout.write(JSON.stringify(result))
+writeOutput(result)

@@ -6,6 +6,7 @@
 //   (LongPoll#normalizeEndpoint, before it adds its session token).
 //   protocols: the second argument Socket passes to its transport's constructor.
 import { LongPoll, Socket } from "phoenix"
+import { attempt, readInput, writeOutput } from "./batch_io.mjs"
 
 // A transport that only records how the socket constructed it.
 class RecordingTransport {
@@ -40,21 +41,10 @@ const tokenOne = (token) => {
   return protocols
 }
 
-const attempt = (fn) => (item) => {
-  try {
-    return fn(item)
-  } catch (err) {
-    return { error: String(err && err.message) }
-  }
-}
-
-const chunks = []
-for await (const chunk of process.stdin) chunks.push(chunk)
-const input = JSON.parse(Buffer.concat(chunks).toString("utf8"))
+const input = await readInput()
 const result = {
   urls: (input.urls || []).map(attempt(urlOne)),
   tokens: (input.tokens || []).map(attempt(tokenOne)),
 }
-// disconnect() leaves its drain timer behind: end once the answer is flushed (a pipe
-// write is asynchronous, so exiting straight away could cut it short)
-process.stdout.write(JSON.stringify(result), () => process.exit(0))
+// disconnect() leaves its drain timer behind: end once the answer is flushed
+writeOutput(result, { exit: true })
