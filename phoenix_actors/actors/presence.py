@@ -91,6 +91,7 @@ class PresenceActor(pykka.ThreadingActor):
     def _apply(self, frame: PresenceFrame) -> None:
         topic, msg = frame.topic, frame.message
         tracker = self._tracker(topic)
+        dropped_before = tracker.dropped_pending
         try:
             tracker, events = core.handle_event(tracker, msg.event, msg.payload, frame.join_ref)
         except RemoteProtocolError as exc:
@@ -102,6 +103,10 @@ class PresenceActor(pykka.ThreadingActor):
             return
         self.trackers[topic] = tracker
         emit = self.rt.bus.emit
+        if dropped_before == 0 and tracker.dropped_pending:
+            # reported once per topic: the server sends diffs but no presence state
+            reason = f"more than {tracker.pending_limit} presence diffs without a state: dropping"
+            emit(InternalError(reason=reason, error="RemoteProtocolError", topic=topic))
         if events and msg.event == tracker.diff_event and tracker.diffs:
             emit(PresenceDiffReceived(topic=topic, diff=tracker.diffs[-1]))
         for event in events:

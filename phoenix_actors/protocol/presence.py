@@ -425,6 +425,11 @@ class PresenceTracker(msgspec.Struct, frozen=True, kw_only=True):
     """The last presence to leave (the Elm ``lastPresenceLeave``)."""
     history_limit: int = 100
     """The most items kept in ``diffs``, ``joins`` and ``leaves`` each."""
+    pending_limit: int = 1000
+    """The most diffs held while no state arrives (phoenix.js holds any number:
+    a server that sends diffs but never a state would grow them forever)."""
+    dropped_pending: int = 0
+    """How many held diffs were dropped, oldest first, past ``pending_limit``."""
     state_event: str = DEFAULT_STATE_EVENT
     """The event name carrying full states (phoenix.js ``events.state``)."""
     diff_event: str = DEFAULT_DIFF_EVENT
@@ -432,13 +437,14 @@ class PresenceTracker(msgspec.Struct, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         """Check the options."""
-        limit: object = self.history_limit
-        if not isinstance(limit, int) or isinstance(limit, bool):
-            msg = f"history_limit must be an int, not {type(limit).__name__}"
-            raise InvalidTypeError(msg)
-        if limit < 0:
-            msg = f"history_limit must be >= 0, got {limit}"
-            raise InvalidArgumentError(msg)
+        for option in ("history_limit", "pending_limit"):
+            limit: object = getattr(self, option)
+            if not isinstance(limit, int) or isinstance(limit, bool):
+                msg = f"{option} must be an int, not {type(limit).__name__}"
+                raise InvalidTypeError(msg)
+            if limit < 0:
+                msg = f"{option} must be >= 0, got {limit}"
+                raise InvalidArgumentError(msg)
         for field in ("state_event", "diff_event"):
             name: object = getattr(self, field)
             if not isinstance(name, str):
@@ -553,7 +559,14 @@ def handle_diff(
         tracker.diffs, [_to_diff(diff["joins"], diff["leaves"])], tracker.history_limit
     )
     if tracker.in_pending_sync_state(channel_join_ref):
-        new = msgspec.structs.replace(tracker, pending=(*tracker.pending, diff), diffs=diffs)
+        pending = (*tracker.pending, diff)
+        dropped = max(0, len(pending) - tracker.pending_limit)
+        new = msgspec.structs.replace(
+            tracker,
+            pending=pending[dropped:],
+            diffs=diffs,
+            dropped_pending=tracker.dropped_pending + dropped,
+        )
         return new, []
     result = _sync_diff(tracker.state, diff["joins"], diff["leaves"])
     return _apply(tracker, [result], diffs=diffs)

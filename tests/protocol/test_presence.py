@@ -448,3 +448,15 @@ def test_random_diffs_never_raise_nor_leave_an_empty_key(
         assert isinstance(events[-1], PresenceSynced)
         assert all(entry["metas"] for entry in tracker.state.values())
         assert len(tracker.joins) <= 5
+
+
+def test_diffs_held_without_a_state_are_bounded_oldest_dropped_first() -> None:
+    tracker = PresenceTracker(pending_limit=3)
+    for i in range(5):
+        diff = {"joins": {f"u{i}": {"metas": [{"phx_ref": f"r{i}"}]}}, "leaves": {}}
+        tracker, events = handle_diff(tracker, diff, "1")
+        assert events == []
+    assert tracker.dropped_pending == 2
+    assert [next(iter(d["joins"])) for d in tracker.pending] == ["u2", "u3", "u4"]
+    tracker, _ = handle_state(tracker, {}, "1")
+    assert sorted(p.id for p in tracker.presences()) == ["u2", "u3", "u4"]
