@@ -24,7 +24,6 @@ from phoenix_actors.errors import (
     ProtocolError,
     RemoteProtocolError,
     TransportError,
-    UnknownTopicError,
 )
 from phoenix_actors.messages import (
     AddConnectOptions,
@@ -224,7 +223,6 @@ __all__ = [
     "StartLogging",
     "StopLogging",
     "TransportError",
-    "UnknownTopicError",
     "__version__",
     "topic_parts",
 ]

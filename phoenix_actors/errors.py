@@ -17,7 +17,6 @@ exceptions; an exception means the call itself could not be made.
     │   ├── ConnectError                   could not open the connection
     │   └── ConnectionLostError            an open connection went away
     ├── AskTimeoutError(TimeoutError)      the facade's own wait expired
-    ├── UnknownTopicError                  no channel for that topic
     └── ClientClosedError                  the client was stopped
 """
 
@@ -37,7 +36,6 @@ __all__ = [
     "ProtocolError",
     "RemoteProtocolError",
     "TransportError",
-    "UnknownTopicError",
 ]
 
 
@@ -104,9 +102,6 @@ class ConnectionLostError(TransportError):
 class AskTimeoutError(PhoenixError, TimeoutError):
     """The facade's own wait for an answer expired (not a protocol timeout)."""
 
-
-class UnknownTopicError(PhoenixError):
-    """The operation names a topic the client has no channel for."""
 
 
 class ClientClosedError(PhoenixError):
