@@ -57,3 +57,11 @@ def test_demo_shows_the_whole_story_and_exits_zero() -> None:
         "demo   done",
     ):
         assert needle in text, text
+
+
+def test_every_public_name_appears_in_a_runnable_example() -> None:
+    import phoenix_actors  # noqa: PLC0415
+
+    text = "\n".join(p.read_text() for p in EXAMPLES + DOC_EXAMPLES)
+    missing = [n for n in phoenix_actors.__all__ if not re.search(rf"\b{re.escape(n)}\b", text)]
+    assert missing == []
