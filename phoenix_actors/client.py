@@ -25,7 +25,7 @@ from phoenix_actors.actors.channel import (
     GetCountdown,
     GetPushes,
 )
-from phoenix_actors.actors.runtime import EventBus, Runtime, Subscriber
+from phoenix_actors.actors.runtime import Runtime, Subscriber
 from phoenix_actors.actors.supervisor import EnsureChannel, Ping, ResetChannels, Supervisor
 from phoenix_actors.clock import Clock, MonotonicClock
 from phoenix_actors.errors import (
@@ -80,6 +80,7 @@ from phoenix_actors.messages import (
     JoinTimeout,
     Leave,
     LeaveAll,
+    LeaveOk,
     Log,
     Match,
     PhoenixMsg,
@@ -97,6 +98,8 @@ from phoenix_actors.messages import (
 )
 from phoenix_actors.protocol.url import endpoint_url, topic_parts
 from phoenix_actors.transport.base import TransportFactory
+from phoenix_actors.transport.longpoll import longpoll_transport_factory
+from phoenix_actors.transport.websocket import websocket_transport_factory
 
 __all__ = ["Client"]
 
@@ -128,18 +131,6 @@ _PRESENCE_QUERIES = (
 )
 ASK_MARGIN = 5.0
 """Seconds an ask waits beyond the protocol timeout that must answer it first."""
-
-
-def _default_transport() -> TransportFactory:
-    from phoenix_actors.transport.websocket import websocket_transport_factory  # noqa: PLC0415
-
-    return websocket_transport_factory
-
-
-def _default_longpoll() -> TransportFactory:
-    from phoenix_actors.transport.longpoll import longpoll_transport_factory  # noqa: PLC0415
-
-    return longpoll_transport_factory
 
 
 class Client:
@@ -181,8 +172,8 @@ class Client:
         self._rt = Runtime(
             endpoint=endpoint,
             clock=clock or MonotonicClock(),
-            transport_factory=transport or _default_transport(),
-            longpoll_factory=longpoll_transport or _default_longpoll(),
+            transport_factory=transport or websocket_transport_factory,
+            longpoll_factory=longpoll_transport or longpoll_transport_factory,
             options=options or ConnectOptions(),
             params=params,
             restart_limit=restart_limit,
@@ -213,11 +204,6 @@ class Client:
             pass
         except pykka.Timeout as exc:
             raise AskTimeoutError(f"client did not stop within {timeout} s") from exc
-
-    @property
-    def bus(self) -> EventBus:
-        """The event bus (subscribe through :meth:`subscribe`)."""
-        return self._rt.bus
 
     # --- events ------------------------------------------------------------------------
 
@@ -378,8 +364,6 @@ class Client:
                 return self._to_channel(topic, join, timeout, wait=wait, call=True)
             case Leave(topic=topic):
                 if topic not in rt.registry:
-                    from phoenix_actors.messages import LeaveOk  # noqa: PLC0415
-
                     return LeaveOk(topic=topic) if wait else None
                 return self._to_channel(topic, msg, timeout, wait=wait, call=True)
             case AddEvents(topic=topic) | DropEvents(topic=topic):

@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 import pykka
 
+from phoenix_actors.actors.presence import ForgetTopic, PresenceFrame
 from phoenix_actors.actors.runtime import Runtime, log
 from phoenix_actors.actors.scheduler import ArmTimer, CancelOwner, CancelTimer
 from phoenix_actors.actors.socket import (
@@ -20,6 +21,7 @@ from phoenix_actors.actors.socket import (
     SocketClosedNotice,
     SocketOpenedNotice,
 )
+from phoenix_actors.actors.supervision import ChannelFinished, ChildFailed, Reroute
 from phoenix_actors.errors import ClientClosedError
 from phoenix_actors.messages import (
     AddEvents,
@@ -147,11 +149,9 @@ class ChannelActor(pykka.ThreadingActor):
         while not self.actor_inbox.empty():
             envelope = self.actor_inbox.get()
             message = envelope.message
-            if self.retiring and _is_command(message):
-                from phoenix_actors.actors.supervisor import Reroute  # noqa: PLC0415
-
-                if rt.tell(rt.supervisor, Reroute(self.topic, message)):
-                    continue
+            handed_on = self.retiring and _is_command(message)
+            if handed_on and rt.tell(rt.supervisor, Reroute(self.topic, message)):
+                continue
             if isinstance(message, Call):
                 message.reply_to.set_exception(exc_info=(ClientClosedError, closed, None))
             if envelope.reply_to is not None:
@@ -159,8 +159,6 @@ class ChannelActor(pykka.ThreadingActor):
 
     def on_failure(self, *args: object) -> None:
         """Report the crash (with the state to restart from) to the supervisor."""
-        from phoenix_actors.actors.supervisor import ChildFailed  # noqa: PLC0415
-
         self.rt.tell(self.rt.scheduler, CancelOwner(self.owner))
         self.core.reset_for_restart()
         self.rt.tell(
@@ -185,8 +183,6 @@ class ChannelActor(pykka.ThreadingActor):
         now = self.rt.clock.now()
         if self.retiring and _is_command(message):
             # closed for good: a fresh ChannelActor takes over this topic
-            from phoenix_actors.actors.supervisor import Reroute  # noqa: PLC0415
-
             self.rt.tell(self.rt.supervisor, Reroute(self.topic, message))
             return None
         match message:
@@ -278,18 +274,12 @@ class ChannelActor(pykka.ThreadingActor):
                 case Cancel(name=name):
                     rt.tell(rt.scheduler, CancelTimer(self.owner, name))
                 case Forward(message=msg, join_ref=join_ref):
-                    from phoenix_actors.actors.presence import PresenceFrame  # noqa: PLC0415
-
                     rt.tell(rt.presence, PresenceFrame(self.topic, msg, join_ref))
                 case NeedSocket():
                     rt.tell(rt.socket, EnsureConnected(self.actor_ref))
                 case Finished():
                     self.retiring = True
-                    from phoenix_actors.actors.presence import ForgetTopic  # noqa: PLC0415
-
                     rt.tell(rt.presence, ForgetTopic(self.topic))
-                    from phoenix_actors.actors.supervisor import ChannelFinished  # noqa: PLC0415
-
                     rt.tell(rt.supervisor, ChannelFinished(self.topic, self.actor_urn))
 
     def _flush(self) -> None:

@@ -13,6 +13,7 @@ import msgspec
 import pykka
 
 from phoenix_actors.actors.runtime import Runtime, log
+from phoenix_actors.actors.supervision import ChildFailed
 from phoenix_actors.errors import RemoteProtocolError
 from phoenix_actors.messages import (
     GetLastPresenceJoin,
@@ -58,8 +59,6 @@ class PresenceActor(pykka.ThreadingActor):
 
     def on_failure(self, *args: object) -> None:
         """Report the crash to the supervisor."""
-        from phoenix_actors.actors.supervisor import ChildFailed  # noqa: PLC0415
-
         self.rt.tell(self.rt.supervisor, ChildFailed("presence", None, repr(args[1]), None))
 
     def on_receive(self, message: Any) -> Any:

@@ -19,7 +19,7 @@ import msgspec
 import pykka
 
 from phoenix_actors.clock import Clock
-from phoenix_actors.errors import LocalProtocolError, TransportError
+from phoenix_actors.errors import InvalidTypeError, LocalProtocolError, TransportError
 from phoenix_actors.messages import ConnectOptions, Event, JoinConfig, LeaveConfig
 from phoenix_actors.protocol.frames import Message, Serializer, V2JSONSerializer
 from phoenix_actors.transport.base import Transport, TransportFactory
@@ -74,8 +74,6 @@ class EventBus:
         elif callable(candidate):
             fn = candidate
         else:
-            from phoenix_actors.errors import InvalidTypeError  # noqa: PLC0415
-
             raise InvalidTypeError("subscriber must be a callable or a pykka ActorRef")
         with self._lock:
             self._subs = (*self._subs, (token, fn))

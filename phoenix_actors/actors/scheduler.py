@@ -24,6 +24,7 @@ import msgspec
 import pykka
 
 from phoenix_actors.actors.runtime import Runtime, log
+from phoenix_actors.actors.supervision import ChildFailed
 
 __all__ = ["ArmTimer", "CancelOwner", "CancelTimer", "GetDeadline", "RetrySchedulerActor"]
 
@@ -140,8 +141,6 @@ class RetrySchedulerActor(pykka.ThreadingActor):
     def on_failure(self, *args: object) -> None:
         """Stop the ticker and report the crash to the supervisor."""
         self.on_stop()
-        from phoenix_actors.actors.supervisor import ChildFailed  # noqa: PLC0415
-
         self.rt.tell(self.rt.supervisor, ChildFailed("scheduler", None, repr(args[1]), None))
 
     def on_receive(self, message: Any) -> Any:

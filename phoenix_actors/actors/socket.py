@@ -18,6 +18,7 @@ import pykka
 
 from phoenix_actors.actors.runtime import Runtime, frame_log, log
 from phoenix_actors.actors.scheduler import ArmTimer, CancelTimer
+from phoenix_actors.actors.supervision import ChildFailed
 from phoenix_actors.errors import ConnectError, FrameError, PhoenixError, TransportError
 from phoenix_actors.messages import (
     AddConnectOptions,
@@ -222,8 +223,6 @@ class SocketActor(pykka.ThreadingActor):
     def on_failure(self, *args: object) -> None:
         """Close the transport, then report the crash to the supervisor."""
         self.on_stop()
-        from phoenix_actors.actors.supervisor import ChildFailed  # noqa: PLC0415
-
         wanted = self.core.state is not ConnState.CLOSED and not self.core.close_was_clean
         self.rt.tell(self.rt.supervisor, ChildFailed("socket", None, repr(args[1]), wanted))
 
@@ -363,7 +362,7 @@ class SocketActor(pykka.ThreadingActor):
                             reason="heartbeat timeout",
                             was_clean=False,
                             will_reconnect=True,
-                            reconnect_in=None,
+                            reconnect_in=self._reconnect_in(),
                         )
                     )
 

@@ -21,46 +21,21 @@ from phoenix_actors.actors.presence import ForgetTopic, PresenceActor
 from phoenix_actors.actors.runtime import Runtime, log
 from phoenix_actors.actors.scheduler import RetrySchedulerActor
 from phoenix_actors.actors.socket import EnsureConnected, SocketActor
+from phoenix_actors.actors.supervision import ChannelFinished, ChildFailed, Reroute
 from phoenix_actors.messages import ClientFailed, InternalError
 
 __all__ = [
-    "ChannelFinished",
-    "ChildFailed",
     "EnsureChannel",
     "Ping",
-    "Reroute",
     "ResetChannels",
     "Supervisor",
 ]
-
-
-class ChildFailed(msgspec.Struct, frozen=True):
-    """A child crashed; ``state`` is what to restart it from."""
-
-    kind: str
-    topic: str | None
-    error: str
-    state: Any
 
 
 class EnsureChannel(msgspec.Struct, frozen=True):
     """Ask for the ChannelActor of ``topic``, starting it if needed."""
 
     topic: str
-
-
-class ChannelFinished(msgspec.Struct, frozen=True):
-    """The channel ``urn`` of ``topic`` is closed for good: stop it."""
-
-    topic: str
-    urn: str
-
-
-class Reroute(msgspec.Struct, frozen=True):
-    """A command reached a channel that closed for good: hand it to a fresh one."""
-
-    topic: str
-    message: Any
 
 
 class Ping(msgspec.Struct, frozen=True):

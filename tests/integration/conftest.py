@@ -17,7 +17,7 @@ import msgspec
 import pytest
 
 from phoenix_actors import Client, ConnectOptions, EventRecorder, Push, PushOk
-from phoenix_actors.actors.supervisor import ChannelFinished
+from phoenix_actors.actors.supervision import ChannelFinished
 from phoenix_actors.server import LoopbackServer
 
 WAIT = 5.0
