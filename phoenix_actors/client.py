@@ -12,10 +12,16 @@ Example:
 
 from __future__ import annotations
 
-import queue
+import atexit
+import contextlib
+import itertools
+import logging
+import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Self, overload
 
+import msgspec
 import pykka
 
 from phoenix_actors.actors.channel import (
@@ -25,14 +31,18 @@ from phoenix_actors.actors.channel import (
     GetCountdown,
     GetPushes,
 )
-from phoenix_actors.actors.runtime import Runtime, Subscriber
-from phoenix_actors.actors.supervisor import EnsureChannel, Ping, ResetChannels, Supervisor
+from phoenix_actors.actors.dispatch import DEFAULT_BACKLOG, EventDispatcher, Overflow, Subscriber
+from phoenix_actors.actors.reply import GUARD_MARGIN, Reply
+from phoenix_actors.actors.runtime import Runtime
+from phoenix_actors.actors.supervision import Fanout, Route
+from phoenix_actors.actors.supervisor import Ping, ResetChannels, Supervisor
 from phoenix_actors.clock import Clock, MonotonicClock
 from phoenix_actors.errors import (
     AskTimeoutError,
     ClientClosedError,
     InvalidArgumentError,
     InvalidTypeError,
+    PayloadTooLargeError,
 )
 from phoenix_actors.messages import (
     AddConnectOptions,
@@ -80,7 +90,6 @@ from phoenix_actors.messages import (
     JoinTimeout,
     Leave,
     LeaveAll,
-    LeaveOk,
     Log,
     Match,
     PhoenixMsg,
@@ -129,8 +138,36 @@ _PRESENCE_QUERIES = (
     GetLastPresenceJoin,
     GetLastPresenceLeave,
 )
-ASK_MARGIN = 5.0
+ASK_MARGIN = GUARD_MARGIN
 """Seconds an ask waits beyond the protocol timeout that must answer it first."""
+
+log = logging.getLogger("phoenix_actors")
+_real = MonotonicClock()
+_numbers = itertools.count(1)
+_payload_encoder = msgspec.json.Encoder()
+_live: weakref.WeakSet[Client] = weakref.WeakSet()
+"""Clients not yet stopped: the exit hook stops them."""
+
+
+@atexit.register
+def _stop_at_exit() -> None:
+    """Stop every client still running when the interpreter exits (``stop()`` forgotten)."""
+    for client in list(_live):
+        with contextlib.suppress(Exception):
+            client.stop(timeout=5.0)
+
+
+class _Deadline:
+    """One time budget shared by the steps of a call (None: each step's own default)."""
+
+    __slots__ = ("_at",)
+
+    def __init__(self, timeout: float | None) -> None:
+        self._at = None if timeout is None else _real.now() + timeout
+
+    def left(self, default: float | None = None) -> float | None:
+        """Seconds left (never negative), or ``default`` when there is no budget."""
+        return default if self._at is None else max(0.0, self._at - _real.now())
 
 
 class Client:
@@ -169,6 +206,9 @@ class Client:
         if options is not None and not isinstance(options, ConnectOptions):
             raise InvalidTypeError("options must be a ConnectOptions")
         endpoint_url(endpoint, None)  # validates the endpoint now, at the call site
+        name = f"phoenix-{next(_numbers)}"
+        self.name = name
+        """Prefix of this client's thread names (``phoenix-<n>``)."""
         self._rt = Runtime(
             endpoint=endpoint,
             clock=clock or MonotonicClock(),
@@ -177,9 +217,13 @@ class Client:
             options=options or ConnectOptions(),
             params=params,
             restart_limit=restart_limit,
+            name=name,
+            events=EventDispatcher(name),
         )
-        self._supervisor = Supervisor.start(self._rt)
         self._closed = False
+        self._stop_lock = threading.Lock()
+        self._supervisor = Supervisor.start(self._rt)
+        _live.add(self)
         # one round trip: answered only after Supervisor.on_start started the children
         self._wait(self._supervisor.ask(Ping(), block=False), 10.0)
 
@@ -194,58 +238,82 @@ class Client:
         self.stop()
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Stop every actor and thread of this client (idempotent)."""
-        if self._closed:
-            return
-        self._closed = True
+        """Stop every actor and thread of this client (idempotent; callable from a callback).
+
+        Waiting events are discarded; once this returns no subscriber
+        callback runs (called from a callback, that callback is the last).
+
+        Raises:
+            AskTimeoutError: a subscriber callback was still running after ``timeout`` s
+                (everything else is stopped; its thread is a daemon).
+        """
+        with self._stop_lock:
+            if self._closed:
+                return
+            self._closed = True
+        _live.discard(self)
+        deadline = _Deadline(timeout)
         try:
-            self._supervisor.stop(block=True, timeout=timeout)
+            self._supervisor.stop(block=True, timeout=deadline.left())
         except pykka.ActorDeadError:
             pass
-        except pykka.Timeout as exc:
-            raise AskTimeoutError(f"client did not stop within {timeout} s") from exc
+        except pykka.Timeout:
+            log.warning("client %s: actors did not stop within %s s", self.name, timeout)
+        if not self._rt.events.stop(deadline.left() or 0.0):
+            raise AskTimeoutError(f"a subscriber callback was still running after {timeout} s")
 
     # --- events ------------------------------------------------------------------------
 
-    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+    def subscribe(
+        self,
+        subscriber: Subscriber,
+        *,
+        backlog: int = DEFAULT_BACKLOG,
+        overflow: Overflow = "drop_oldest",
+    ) -> Callable[[], None]:
         """Deliver every event to ``subscriber``; return a function that unsubscribes.
 
-        A callable runs on an actor thread (keep it short); a pykka
-        ``ActorRef`` is ``tell``-ed each event (how an actor service embeds us).
+        A callable runs on the client's event thread, never on an actor
+        thread, so it may ``ask``, ``tell`` and ``stop``; a pykka ``ActorRef``
+        is ``tell``-ed each event (how an actor service embeds us). Events
+        wait in a backlog of at most ``backlog``; past it ``overflow`` decides
+        (``"drop_oldest"``, ``"drop_newest"`` or ``"fail"``) and the
+        subscriber gets an :class:`~phoenix_actors.messages.EventsDropped`.
 
         Raises:
-            InvalidTypeError: ``subscriber`` is neither.
+            InvalidTypeError: ``subscriber`` is neither a callable nor an ActorRef.
+            InvalidArgumentError: a bad ``backlog`` or ``overflow``.
         """
-        return self._rt.bus.subscribe(subscriber)
+        return self._rt.events.subscribe(subscriber, backlog=backlog, overflow=overflow)
 
-    def events(self, timeout: float | None = None) -> Iterator[Event]:
+    def events(
+        self,
+        timeout: float | None = None,
+        *,
+        backlog: int = DEFAULT_BACKLOG,
+        overflow: Overflow = "drop_oldest",
+    ) -> Iterator[Event]:
         """Iterate over events as they arrive; stop after ``timeout`` s without one.
 
-        The subscription starts when iteration starts and ends with it.
+        The subscription starts with this call and ends with the iterator (or
+        when the client stops). ``backlog`` and ``overflow`` as for :meth:`subscribe`.
         """
-        q, unsubscribe = self._rt.bus.queue()
-        try:
-            while True:
-                try:
-                    yield q.get(timeout=timeout)
-                except queue.Empty:
-                    return
-        finally:
-            unsubscribe()
+        return self._rt.events.iterate(timeout, backlog=backlog, overflow=overflow)
 
     # --- tell / ask --------------------------------------------------------------------
 
     def tell(self, message: Command) -> None:
-        """Send a command without waiting; outcomes arrive as events.
+        """Send a command without waiting; outcomes arrive as events. Never blocks.
 
         Raises:
             InvalidTypeError: ``message`` is not a command (a query must be asked).
+            PayloadTooLargeError: a push over ``ConnectOptions.max_push_size``.
             ClientClosedError: the client was stopped.
         """
         if isinstance(message, Query):
             raise InvalidTypeError(f"{type(message).__name__} is a query: ask it, do not tell it")
         self._check_open()
-        self._dispatch(message, None, wait=False)
+        self._dispatch(message, _Deadline(None), wait=False)
 
     @overload
     def ask(
@@ -267,30 +335,26 @@ class Client:
 
         Args:
             message: the command or query.
-            timeout: seconds to wait; by default the protocol timeout plus 5 s.
+            timeout: seconds to wait in all (every channel a query asks
+                included). By default a join, push or leave waits for its own
+                protocol timeout (the channel's timer answers it) plus a 5 s
+                guard against a dead actor; anything else waits for the
+                socket's timeout plus 5 s.
 
         Raises:
             AskTimeoutError: no answer in time.
             InvalidTypeError: ``message`` is not a command or query.
+            PayloadTooLargeError: a push over ``ConnectOptions.max_push_size``.
             ClientClosedError: the client was stopped.
         """
         self._check_open()
-        return self._dispatch(message, timeout, wait=True)
+        return self._dispatch(message, _Deadline(timeout), wait=True)
 
     def _check_open(self) -> None:
         if self._closed or not self._supervisor.is_alive():
             raise ClientClosedError("the client is stopped")
 
     # --- routing -----------------------------------------------------------------------
-
-    def _channel(self, topic: str) -> pykka.ActorRef[Any]:
-        ref = self._rt.registry.get(topic)
-        if ref is not None:
-            return ref
-        result: pykka.ActorRef[Any] = self._wait(
-            self._supervisor.ask(EnsureChannel(topic), block=False), None
-        )
-        return result
 
     def _wait(self, future: pykka.Future[Any], timeout: float | None) -> Any:
         try:
@@ -302,79 +366,84 @@ class Client:
         except pykka.ActorDeadError as exc:
             raise ClientClosedError("the actor that had to answer has stopped") from exc
 
-    def _to_channel(
-        self, topic: str, message: Any, timeout: float | None, *, wait: bool, call: bool
-    ) -> Any:
-        """Send to the topic's channel; retry once if it stopped meanwhile (left)."""
-        for _ in range(2):
-            ref = self._channel(topic)
-            try:
-                if call and wait:
-                    fut: pykka.ThreadingFuture[Any] = pykka.ThreadingFuture()
-                    ref.tell(Call(message, fut))
-                    return self._wait(fut, timeout)
-                if wait:
-                    return self._wait(ref.ask(message, block=False), timeout)
-                ref.tell(message)
-            except (pykka.ActorDeadError, ClientClosedError):
-                if self._rt.registry.get(topic) is ref:
-                    self._rt.registry.pop(topic, None)
-            else:
-                return None
-        raise ClientClosedError(f"the channel of {topic!r} stopped twice while sending")
+    def _to_channel(self, topic: str, message: Any, deadline: _Deadline, *, wait: bool) -> Any:
+        """Send to the topic's channel (through the supervisor if it has none); never blocks."""
+        reply = Reply() if wait else None
+        msg = message if reply is None else Call(message, reply)
+        rt = self._rt
+        ref = rt.registry.get(topic)
+        if (ref is None or not rt.tell(ref, msg)) and not rt.tell(
+            self._supervisor, Route(topic, msg)
+        ):
+            raise ClientClosedError("the client is stopped")
+        return None if reply is None else reply.wait(deadline.left())
 
-    def _channels_ask(self, message: Any) -> list[Any]:
-        futures = []
-        for ref in list(self._rt.registry.values()):
-            try:
-                futures.append(ref.ask(message, block=False))
-            except pykka.ActorDeadError:
-                continue
+    def _channels_ask(self, message: Any, deadline: _Deadline) -> list[Any]:
+        """Ask every channel; all answers within one deadline (stopped channels are skipped)."""
+        reply = Reply()
+        if not self._rt.tell(self._supervisor, Fanout(message, reply)):
+            raise ClientClosedError("the client is stopped")
         out = []
-        for fut in futures:
-            try:
-                out.append(self._wait(fut, None))
-            except ClientClosedError:
-                continue
+        for child in reply.wait(deadline.left()):
+            with contextlib.suppress(ClientClosedError):
+                out.append(child.wait(deadline.left()))
         return out
 
-    def _infos(self) -> list[ChannelInfo]:
-        return self._channels_ask(GetChannelInfo())
+    def _channels_tell(self, message: Any) -> None:
+        if not self._rt.tell(self._supervisor, Fanout(message)):
+            raise ClientClosedError("the client is stopped")
 
-    def _pushes(self, where: str) -> dict[str, list[Push]]:
+    def _infos(self, deadline: _Deadline) -> list[ChannelInfo]:
+        return self._channels_ask(GetChannelInfo(), deadline)
+
+    def _pushes(self, where: str, deadline: _Deadline) -> dict[str, list[Push]]:
         out: dict[str, list[Push]] = {}
-        for pushes in self._channels_ask(GetPushes(where)):
+        for pushes in self._channels_ask(GetPushes(where), deadline):
             for push in pushes:
                 out.setdefault(push.topic, []).append(push)
         return out
 
-    def _any(self, where: tuple[str, ...], match: Match) -> bool:
-        return any(match(p) for w in where for ps in self._pushes(w).values() for p in ps)
+    def _any(self, where: tuple[str, ...], match: Match, deadline: _Deadline) -> bool:
+        return any(match(p) for w in where for ps in self._pushes(w, deadline).values() for p in ps)
 
-    def _dispatch(self, msg: Any, timeout: float | None, *, wait: bool) -> Any:
+    def _check_size(self, push: Push) -> None:
+        limit = self._rt.option("max_push_size", None)
+        if limit is None:
+            return
+        payload = push.payload
+        size = (
+            len(payload)
+            if isinstance(payload, bytes | bytearray | memoryview)
+            else len(_payload_encoder.encode(payload))
+        )
+        if size > limit:
+            raise PayloadTooLargeError(
+                f"push {push.event!r} to {push.topic!r}: payload of {size} bytes "
+                f"is over max_push_size={limit}"
+            )
+
+    def _dispatch(self, msg: Any, deadline: _Deadline, *, wait: bool) -> Any:
         rt = self._rt
         match msg:
             case Push(topic=topic) as push:
-                if timeout is None:
-                    timeout = (push.timeout or rt.default_timeout) + ASK_MARGIN
-                return self._to_channel(topic, push, timeout, wait=wait, call=True)
-            case Join(topic=topic) as join:
-                if timeout is None and isinstance(join.timeout, float | int):
-                    timeout = float(join.timeout) + ASK_MARGIN
-                return self._to_channel(topic, join, timeout, wait=wait, call=True)
-            case Leave(topic=topic):
-                if topic not in rt.registry:
-                    return LeaveOk(topic=topic) if wait else None
-                return self._to_channel(topic, msg, timeout, wait=wait, call=True)
-            case AddEvents(topic=topic) | DropEvents(topic=topic):
-                return self._to_channel(topic, msg, timeout, wait=wait, call=False)
+                self._check_size(push)
+                return self._to_channel(topic, push, deadline, wait=wait)
+            case (
+                Join(topic=topic)
+                | Leave(topic=topic)
+                | AddEvents(topic=topic)
+                | DropEvents(topic=topic)
+            ):
+                # a Leave goes to the channel even if none is registered yet: one
+                # may be on its way (a Route the supervisor has not handled)
+                return self._to_channel(topic, msg, deadline, wait=wait)
             case JoinAll(topics=topics):
                 for topic in topics:
-                    self._to_channel(topic, Join(topic), None, wait=False, call=False)
+                    self._to_channel(topic, Join(topic), deadline, wait=False)
                 return None
             case LeaveAll():
                 for topic in list(rt.registry):
-                    self._dispatch(Leave(topic), timeout, wait=wait)
+                    self._dispatch(Leave(topic), deadline, wait=wait)
                 return None
             case SetJoinConfig(config=config):
                 rt.join_configs[config.topic] = config
@@ -383,37 +452,50 @@ class Client:
                 rt.leave_configs[config.topic] = config
                 return None
             case DropPush() | DropQueuedPush() | DropTimeoutPush():
-                counts = self._channels_ask(msg)
+                if not wait:
+                    self._channels_tell(msg)
+                    return None
+                counts = self._channels_ask(msg, deadline)
                 return sum(c for c in counts if isinstance(c, int))
             case Disconnect(reset=reset):
-                result = self._socket(msg, timeout, wait=wait or reset)
+                result = self._socket(msg, deadline, wait=wait)
                 if reset:
-                    self._wait(self._supervisor.ask(ResetChannels(), block=False), timeout)
-                    self._socket(SetConnectOptions(ConnectOptions()), timeout, wait=True)
-                    rt.params = None
+                    # in order, each by tell (or ask, for an ask): the socket closes,
+                    # the channels go, then options and params are forgotten
+                    self._actor(self._supervisor, ResetChannels(), deadline, wait=wait)
+                    self._socket(SetConnectOptions(ConnectOptions()), deadline, wait=wait)
+                    self._socket(SetConnectParams({}), deadline, wait=wait)
                 return result
             case Batch(commands=commands):
-                answers = [self._dispatch(c, timeout, wait=wait) for c in commands]
+                answers = [self._dispatch(c, deadline, wait=wait) for c in commands]
                 return answers if wait else None
             case _ if isinstance(msg, (_SOCKET_COMMANDS, _SOCKET_QUERIES)):
-                return self._socket(msg, timeout, wait=wait)
+                return self._socket(msg, deadline, wait=wait)
             case _ if isinstance(msg, _PRESENCE_QUERIES):
-                return self._wait(self._presence().ask(msg, block=False), timeout)
+                return self._actor(self._presence(), msg, deadline, wait=True)
             case Query():
-                return self._query(msg)
+                return self._query(msg, deadline)
             case _:
                 raise InvalidTypeError(
                     f"not a phoenix_actors command or query: {type(msg).__name__}"
                 )
 
-    def _socket(self, msg: Any, timeout: float | None, *, wait: bool) -> Any:
+    def _actor(self, ref: pykka.ActorRef[Any], msg: Any, deadline: _Deadline, *, wait: bool) -> Any:
+        if wait:
+            try:
+                future = ref.ask(msg, block=False)
+            except pykka.ActorDeadError as exc:
+                raise ClientClosedError("the actor that had to answer has stopped") from exc
+            return self._wait(future, deadline.left())
+        if not self._rt.tell(ref, msg):
+            raise ClientClosedError("the actor that had to take this has stopped")
+        return None
+
+    def _socket(self, msg: Any, deadline: _Deadline, *, wait: bool) -> Any:
         ref = self._rt.socket
         if ref is None:
             raise ClientClosedError("the socket actor is not running")
-        if wait:
-            return self._wait(ref.ask(msg, block=False), timeout)
-        self._rt.tell(ref, msg)
-        return None
+        return self._actor(ref, msg, deadline, wait=wait)
 
     def _presence(self) -> pykka.ActorRef[Any]:
         ref = self._rt.presence
@@ -421,33 +503,35 @@ class Client:
             raise ClientClosedError("the presence actor is not running")
         return ref
 
-    def _query(self, msg: Query) -> Any:
+    def _query(self, msg: Query, deadline: _Deadline) -> Any:
         match msg:
             case GetTopicParts(topic=topic):
                 return topic_parts(topic)
             case GetQueuedChannels():
-                return [i.topic for i in self._infos() if i.queued]
+                return [i.topic for i in self._infos(deadline) if i.queued]
             case GetJoinedChannels():
-                return [i.topic for i in self._infos() if i.joined]
+                return [i.topic for i in self._infos(deadline) if i.joined]
             case GetChannelQueued(topic=topic):
-                return any(i.topic == topic and i.queued for i in self._infos())
+                return any(i.topic == topic and i.queued for i in self._infos(deadline))
             case GetChannelJoined(topic=topic):
-                return any(i.topic == topic and i.joined for i in self._infos())
+                return any(i.topic == topic and i.joined for i in self._infos(deadline))
             case GetAllQueuedPushes():
-                return self._pushes("queued")
+                return self._pushes("queued", deadline)
             case GetQueuedPushes(topic=topic):
-                return self._pushes("queued").get(topic, [])
+                return self._pushes("queued", deadline).get(topic, [])
             case GetTimedOutPushes():
-                return self._pushes("timed_out")
+                return self._pushes("timed_out", deadline)
             case GetPushQueued(match=match):
-                return self._any(("queued",), match)
+                return self._any(("queued",), match, deadline)
             case GetPushInFlight(match=match):
-                return self._any(("in_flight",), match)
+                return self._any(("in_flight",), match, deadline)
             case GetPushTimedOut(match=match):
-                return self._any(("timed_out",), match)
+                return self._any(("timed_out",), match, deadline)
             case GetPushWaiting(match=match):
-                return self._any(("queued", "in_flight", "timed_out"), match)
+                return self._any(("queued", "in_flight", "timed_out"), match, deadline)
             case GetPushCountdown(match=match):
-                counts = [c for c in self._channels_ask(GetCountdown(match)) if c is not None]
+                counts = [
+                    c for c in self._channels_ask(GetCountdown(match), deadline) if c is not None
+                ]
                 return min(counts) if counts else None
         raise InvalidArgumentError(f"unknown query {type(msg).__name__}")

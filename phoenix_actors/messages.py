@@ -49,6 +49,7 @@ __all__ = [
     "DropQueuedPush",
     "DropTimeoutPush",
     "Event",
+    "EventsDropped",
     "Every",
     "GetAllQueuedPushes",
     "GetChannelJoined",
@@ -225,6 +226,17 @@ class Disconnect(Command, frozen=True, kw_only=True):
                 raise InvalidArgumentError(
                     f"code must be 1000 or 3000-4999 (codes a client may send), got {self.code}"
                 )
+        if not isinstance(self.reason, str):
+            raise InvalidTypeError("reason must be a str")
+        if len(self.reason.encode("utf-8")) > CLOSE_REASON_MAX:
+            # RFC 6455 section 5.5: a close frame's payload is at most 125 bytes
+            raise InvalidArgumentError(f"reason must be at most {CLOSE_REASON_MAX} UTF-8 bytes")
+        if not isinstance(self.reset, bool):
+            raise InvalidTypeError("reset must be a bool")
+
+
+CLOSE_REASON_MAX = 123
+"""Longest close reason, in UTF-8 bytes, that fits a close frame with its code."""
 
 
 Schedule = Sequence[float] | Callable[[int], float]
@@ -261,6 +273,13 @@ class ConnectOptions(msgspec.Struct, frozen=True, kw_only=True):
     """TLS context for wss:// (default: system trust, verification on)."""
     max_frame_size: int | msgspec.UnsetType | None = msgspec.UNSET
     """Largest incoming frame in bytes (10_000_000)."""
+    max_push_size: int | msgspec.UnsetType | None = msgspec.UNSET
+    """Largest push payload in encoded bytes; larger raises PayloadTooLargeError (none)."""
+    max_queued_pushes: int | msgspec.UnsetType | None = msgspec.UNSET
+    """Pushes a channel queues while it cannot send; more fail as "overflow" (10_000)."""
+    write_timeout: float | msgspec.UnsetType | None = msgspec.UNSET
+    """Seconds written data may wait for a peer that does not read before the
+    connection fails (default: the heartbeat interval)."""
 
     def __post_init__(self) -> None:
         """Validate each field that is set."""
@@ -268,8 +287,18 @@ class ConnectOptions(msgspec.Struct, frozen=True, kw_only=True):
             value = getattr(self, name)
             if value is not msgspec.UNSET:
                 check_timeout(value, name)
-        if self.longpoll_fallback not in (msgspec.UNSET, None):
-            check_timeout(self.longpoll_fallback, "longpoll_fallback")
+        for name in ("longpoll_fallback", "write_timeout"):
+            value = getattr(self, name)
+            if value not in (msgspec.UNSET, None):
+                check_timeout(value, name)
+        for name in ("max_frame_size", "max_push_size", "max_queued_pushes"):
+            value = getattr(self, name)
+            if value in (msgspec.UNSET, None):
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidTypeError(f"{name} must be an int")
+            if value < 1:
+                raise InvalidArgumentError(f"{name} must be >= 1, got {value}")
         for name in ("reconnect_after", "rejoin_after"):
             value = getattr(self, name)
             if value is not msgspec.UNSET and not callable(value):
@@ -800,11 +829,17 @@ class JoinError(Event, frozen=True):
 
 
 class JoinTimeout(Event, frozen=True):
-    """No join reply in time; the channel retries on the rejoin schedule."""
+    """No join reply in time; the channel retries on the rejoin schedule.
+
+    A join that waited for a socket that could not connect times out too
+    (``rejoin_in`` None: it is sent as soon as the socket opens).
+    """
 
     topic: str
     payload: Any
     rejoin_in: float | None = None
+    reason: str | None = None
+    """Why, when the socket was down: the last SocketError's reason."""
 
 
 class LeaveOk(Event, frozen=True):
@@ -841,6 +876,9 @@ class PushError(Event, frozen=True):
     push: Push
     response: Any
     status: str = "error"
+    """The server's status, or a local one: "overflow" (the channel's queue was
+    full), "too_large" (the server closed the socket with 1009 for it), "local"
+    (it could not be encoded), "dropped", "left", "closed", "join_error"."""
 
 
 class PushTimeout(Event, frozen=True):
@@ -849,6 +887,8 @@ class PushTimeout(Event, frozen=True):
     push: Push
     retry_in: float | None
     attempt: int = 1
+    reason: str | None = None
+    """Why, when the socket was down: the last SocketError's reason."""
 
 
 class ChannelEvent(Event, frozen=True):
@@ -895,6 +935,21 @@ class InternalError(Event, frozen=True):
     reason: str
     error: str = ""
     topic: str | None = None
+
+
+class EventsDropped(Event, frozen=True):
+    """A subscriber's backlog overflowed: ``count`` events were not delivered to it.
+
+    Delivered to that subscriber only, before the next event it gets; with
+    the ``fail`` policy (``failed=True``) it is the subscription's last event.
+    """
+
+    count: int
+    policy: str
+    """The subscription's overflow policy: drop_oldest, drop_newest or fail."""
+    subscriber: str
+    """The subscriber's name (a function's qualified name, or events())."""
+    failed: bool = False
 
 
 class ClientFailed(Event, frozen=True):

@@ -41,6 +41,7 @@ from phoenix_actors import (
     Match,
     Push,
     PushError,
+    PushOk,
     SetConnectOptions,
     SetConnectParams,
     SetJoinConfig,
@@ -99,9 +100,10 @@ with LoopbackServer() as server, Client(server.url, options=OPTIONS) as client:
     client.ask(Join("room:filtered"))
 
     def delivered(push: Push) -> list[str]:
-        """Push, then list the ChannelEvents the push caused (they arrive before the reply)."""
+        """Push, then list the ChannelEvents the push caused (delivered before its PushOk)."""
         recorder.clear()
         client.ask(push)
+        recorder.wait_for(PushOk, lambda e: e.push == push)  # events reach subscribers in order
         return [e.event for e in recorder.of_type(ChannelEvent)]
 
     seq = Push("room:filtered", "push_many", {"n": 2})

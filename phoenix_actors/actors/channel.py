@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-import pykka
 
 from phoenix_actors.actors.presence import ForgetTopic, PresenceFrame
+from phoenix_actors.actors.reply import Reply
 from phoenix_actors.actors.runtime import Runtime, log
 from phoenix_actors.actors.scheduler import ArmTimer, CancelOwner, CancelTimer
 from phoenix_actors.actors.socket import (
@@ -21,7 +21,7 @@ from phoenix_actors.actors.socket import (
     SocketClosedNotice,
     SocketOpenedNotice,
 )
-from phoenix_actors.actors.supervision import ChannelFinished, ChildFailed, Reroute
+from phoenix_actors.actors.supervision import ChannelFinished, ChildFailed, ClientActor, Route
 from phoenix_actors.errors import ClientClosedError
 from phoenix_actors.messages import (
     AddEvents,
@@ -35,6 +35,7 @@ from phoenix_actors.messages import (
     Push,
 )
 from phoenix_actors.protocol.channel import (
+    MAX_QUEUED_PUSHES,
     Arm,
     Cancel,
     ChannelCore,
@@ -66,10 +67,10 @@ OUTBOX_MAX = 128
 
 
 class Call(msgspec.Struct, frozen=True):
-    """A command whose outcome completes ``reply_to`` later (the facade's ask)."""
+    """A command whose outcome completes ``reply_to`` (a :class:`Reply`) later (an ask)."""
 
     command: Any
-    reply_to: Any
+    reply_to: Reply
 
 
 class GetChannelInfo(msgspec.Struct, frozen=True):
@@ -106,7 +107,7 @@ class _ChannelTimer(msgspec.Struct, frozen=True):
     at: float
 
 
-class ChannelActor(pykka.ThreadingActor):
+class ChannelActor(ClientActor):
     """The channel of one topic."""
 
     def __init__(self, runtime: Runtime, topic: str, core: ChannelCore | None = None) -> None:
@@ -124,6 +125,7 @@ class ChannelActor(pykka.ThreadingActor):
                 runtime.refs,
                 default_timeout=runtime.default_timeout,
                 rejoin_schedule=make_schedule(runtime.option("rejoin_after", None), rejoin_after),
+                max_queued_pushes=runtime.option("max_queued_pushes", MAX_QUEUED_PUSHES),
             )
             config = runtime.join_configs.get(topic)
             if config is not None and config.events not in (msgspec.UNSET, None):
@@ -132,6 +134,7 @@ class ChannelActor(pykka.ThreadingActor):
 
     def on_start(self) -> None:
         """Learn whether the socket is open; after a restart, rejoin if wanted."""
+        self.name_thread(f"channel:{self.topic}")
         self.core.socket_open = self.rt.wire.open
         if self.restarted and self.core.wants_join:
             self._run(self.core.join(self.rt.clock.now()))
@@ -145,15 +148,15 @@ class ChannelActor(pykka.ThreadingActor):
         rt.tell(rt.scheduler, CancelOwner(self.owner))
         closed = ClientClosedError("the client stopped before this was answered")
         for call in self.core.pending_calls():
-            call.set_exception(exc_info=(ClientClosedError, closed, None))
+            call.set_exception(closed)
         while not self.actor_inbox.empty():
             envelope = self.actor_inbox.get()
             message = envelope.message
             handed_on = self.retiring and _is_command(message)
-            if handed_on and rt.tell(rt.supervisor, Reroute(self.topic, message)):
+            if handed_on and rt.tell(rt.supervisor, Route(self.topic, message)):
                 continue
             if isinstance(message, Call):
-                message.reply_to.set_exception(exc_info=(ClientClosedError, closed, None))
+                message.reply_to.set_exception(closed)
             if envelope.reply_to is not None:
                 envelope.reply_to.set_exception(exc_info=(ClientClosedError, closed, None))
 
@@ -179,19 +182,26 @@ class ChannelActor(pykka.ThreadingActor):
     def _handle(self, message: Any) -> Any:
         """Dispatch frames, commands, queries, socket notices and timers."""
         core = self.core
-        core.default_timeout = self.rt.default_timeout  # options may change at any time
-        now = self.rt.clock.now()
+        rt = self.rt
+        core.default_timeout = rt.default_timeout  # options may change at any time
+        core.socket_error = rt.last_socket_error
+        now = rt.clock.now()
         if self.retiring and _is_command(message):
             # closed for good: a fresh ChannelActor takes over this topic
-            self.rt.tell(self.rt.supervisor, Reroute(self.topic, message))
+            self.rt.tell(self.rt.supervisor, Route(self.topic, message))
             return None
         match message:
-            case Message():
-                self._run(core.receive(now, message))
-            case Frames(messages=messages):
+            case Frames(messages=messages, size=size):
+                share = size // len(messages)
+                forwarded = 0
                 for msg in messages:
-                    self._run(core.receive(now, msg))
+                    effects = core.receive(now, msg)
+                    if effects:
+                        forwarded += self._run(effects, share)
+                # presence frames are released by the PresenceActor, once it handled them
+                rt.inflow.release(size - forwarded * share)
             case Call(command=Push() as push, reply_to=fut):
+                fut.expect_within(core.timeout_of(push))
                 self._run(core.push(now, push, fut))
             case Push():
                 self._run(core.push(now, message))
@@ -205,10 +215,12 @@ class ChannelActor(pykka.ThreadingActor):
                 self._leave(now, leave, fut)
             case Leave():
                 self._leave(now, message, None)
+            case Call(command=command, reply_to=fut):
+                fut.set(self._handle(command))
             case SocketOpenedNotice():
                 self._run(core.socket_opened(now))
-            case SocketClosedNotice(reason=reason):
-                self._run(core.socket_closed(now, reason))
+            case SocketClosedNotice(reason=reason, too_large=too_large):
+                self._run(core.socket_closed(now, reason, too_large))
             case AddEvents(events=events):
                 core.filter.add(events)
             case DropEvents(events=events):
@@ -242,7 +254,7 @@ class ChannelActor(pykka.ThreadingActor):
         self._run(self.core.effects())
         return n
 
-    def _join(self, now: float, join: Join, fut: Any) -> None:
+    def _join(self, now: float, join: Join, fut: Reply | None) -> None:
         config = self.rt.join_configs.get(self.topic)
         payload = _pick(join.payload, config and config.payload, {})
         timeout = _pick(join.timeout, config and config.timeout, None)
@@ -252,20 +264,26 @@ class ChannelActor(pykka.ThreadingActor):
         if events is not msgspec.UNSET:
             self.core.filter.only = None if events is None else set(events)
         self._run(self.core.join(now, payload=payload, timeout=timeout, call=fut))
+        if fut is not None and not fut.done:
+            fut.expect_within(self.core.timeout)
 
-    def _leave(self, now: float, leave: Leave, fut: Any) -> None:
+    def _leave(self, now: float, leave: Leave, fut: Reply | None) -> None:
         config = self.rt.leave_configs.get(self.topic)
         timeout = leave.timeout if leave.timeout is not None else (config and config.timeout)
+        if fut is not None:
+            fut.expect_within(timeout or self.core.timeout)
         self._run(self.core.leave(now, timeout=timeout or None, call=fut))
 
-    def _run(self, effects: list[Effect]) -> None:
+    def _run(self, effects: list[Effect], frame_size: int = 0) -> int:
+        """Carry out ``effects``; return how many presence frames were forwarded."""
         rt = self.rt
+        forwarded = 0
         for eff in effects:
             match eff:
                 case Send(message=msg):
                     self._outbox.append(msg)
                 case Emit(event=event):
-                    rt.bus.emit(event)
+                    rt.events.emit(event)
                 case Resolve(call=call, result=result):
                     call.set(result)
                 case Arm(name=name, at=at):
@@ -274,13 +292,18 @@ class ChannelActor(pykka.ThreadingActor):
                 case Cancel(name=name):
                     rt.tell(rt.scheduler, CancelTimer(self.owner, name))
                 case Forward(message=msg, join_ref=join_ref):
-                    rt.tell(rt.presence, PresenceFrame(self.topic, msg, join_ref))
+                    forwarded += 1
+                    if not rt.tell(
+                        rt.presence, PresenceFrame(self.topic, msg, join_ref, frame_size)
+                    ):
+                        rt.inflow.release(frame_size)
                 case NeedSocket():
                     rt.tell(rt.socket, EnsureConnected(self.actor_ref))
                 case Finished():
                     self.retiring = True
                     rt.tell(rt.presence, ForgetTopic(self.topic))
                     rt.tell(rt.supervisor, ChannelFinished(self.topic, self.actor_urn))
+        return forwarded
 
     def _flush(self) -> None:
         batch, self._outbox = self._outbox, []

@@ -10,10 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-import pykka
 
 from phoenix_actors.actors.runtime import Runtime, log
-from phoenix_actors.actors.supervision import ChildFailed
+from phoenix_actors.actors.supervision import ChildFailed, ClientActor
 from phoenix_actors.errors import RemoteProtocolError
 from phoenix_actors.messages import (
     GetLastPresenceJoin,
@@ -40,6 +39,8 @@ class PresenceFrame(msgspec.Struct, frozen=True):
     topic: str
     message: Message
     join_ref: str | None
+    size: int = 0
+    """Bytes of inflow this frame holds (released once it is handled)."""
 
 
 class ForgetTopic(msgspec.Struct, frozen=True):
@@ -48,7 +49,7 @@ class ForgetTopic(msgspec.Struct, frozen=True):
     topic: str
 
 
-class PresenceActor(pykka.ThreadingActor):
+class PresenceActor(ClientActor):
     """Holds one :class:`~phoenix_actors.protocol.presence.PresenceTracker` per topic."""
 
     def __init__(self, runtime: Runtime) -> None:
@@ -57,6 +58,10 @@ class PresenceActor(pykka.ThreadingActor):
         self.rt = runtime
         self.trackers: dict[str, core.PresenceTracker] = {}
 
+    def on_start(self) -> None:
+        """Name the thread."""
+        self.name_thread("presence")
+
     def on_failure(self, *args: object) -> None:
         """Report the crash to the supervisor."""
         self.rt.tell(self.rt.supervisor, ChildFailed("presence", None, repr(args[1]), None))
@@ -64,8 +69,11 @@ class PresenceActor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         """Apply frames and answer the presence queries."""
         match message:
-            case PresenceFrame():
-                self._apply(message)
+            case PresenceFrame(size=size):
+                try:
+                    self._apply(message)
+                finally:
+                    self.rt.inflow.release(size)
             case ForgetTopic(topic=topic):
                 self.trackers.pop(topic, None)
             case GetPresenceState(topic=topic):
@@ -94,14 +102,14 @@ class PresenceActor(pykka.ThreadingActor):
         try:
             tracker, events = core.handle_event(tracker, msg.event, msg.payload, frame.join_ref)
         except RemoteProtocolError as exc:
-            self.rt.bus.emit(
+            self.rt.events.emit(
                 InternalError(
                     reason=f"bad {msg.event}: {exc}", error="RemoteProtocolError", topic=topic
                 )
             )
             return
         self.trackers[topic] = tracker
-        emit = self.rt.bus.emit
+        emit = self.rt.events.emit
         if dropped_before == 0 and tracker.dropped_pending:
             # reported once per topic: the server sends diffs but no presence state
             reason = f"more than {tracker.pending_limit} presence diffs without a state: dropping"

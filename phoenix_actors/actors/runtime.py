@@ -1,4 +1,4 @@
-"""What every actor of one client shares: the context, the event bus, the wire.
+"""What every actor of one client shares: the context, the event dispatcher, the wire.
 
 Nothing here owns a thread. The :class:`Runtime` is written by the client and
 the supervisor and read by the actors (single attribute reads and dict
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,18 +17,17 @@ from typing import Any
 import msgspec
 import pykka
 
+from phoenix_actors.actors.dispatch import EventDispatcher
 from phoenix_actors.clock import Clock
-from phoenix_actors.errors import InvalidTypeError, LocalProtocolError, TransportError
-from phoenix_actors.messages import ConnectOptions, Event, JoinConfig, LeaveConfig
+from phoenix_actors.errors import LocalProtocolError, TransportError
+from phoenix_actors.messages import ConnectOptions, JoinConfig, LeaveConfig
 from phoenix_actors.protocol.frames import Message, Serializer, V2JSONSerializer
 from phoenix_actors.transport.base import Transport, TransportFactory
 
-__all__ = ["EventBus", "RefCounter", "Runtime", "Subscriber", "Wire", "log"]
+__all__ = ["FRAME_OVERHEAD", "Inflow", "RefCounter", "Runtime", "Wire", "log"]
 
 log = logging.getLogger("phoenix_actors")
 frame_log = logging.getLogger("phoenix_actors.frames")
-
-Subscriber = Callable[[Event], object] | pykka.ActorRef[Any]
 
 
 class RefCounter:
@@ -44,57 +42,53 @@ class RefCounter:
         return str(self._next())
 
 
-class EventBus:
-    """Delivers events to subscribers: callables, pykka ActorRefs, or queues.
+INFLOW_LIMIT = 32 * 1024 * 1024
+"""Bytes of received frames not yet handled by an actor before the reader stops reading."""
+FRAME_OVERHEAD = 256
+"""Bytes each frame counts for beyond its length, so floods of tiny frames are bounded too."""
 
-    Callables run on the emitting actor's thread: keep them short, or
-    subscribe an ActorRef. A callable that raises is logged and does not
-    stop delivery to the others.
+
+class Inflow:
+    """The bound on frames read from the network and not yet handled (backpressure).
+
+    The transport's reader :meth:`take`s the size of what it hands to actors
+    and waits while the total is over the limit: it stops reading, so TCP
+    slows the server down and actor mailboxes fed by the network stay
+    bounded. Actors :meth:`release` what they handled. Nothing is dropped.
     """
 
-    def __init__(self) -> None:
-        """Create a bus with no subscribers."""
-        self._subs: tuple[tuple[object, Callable[[Event], object]], ...] = ()
-        self._lock = threading.Lock()
+    def __init__(self, limit: int = INFLOW_LIMIT) -> None:
+        """Create an empty inflow bounded at ``limit`` bytes."""
+        self.limit = limit
+        self._cond = threading.Condition(threading.Lock())
+        self._held = 0
+        self._waiting = False
 
-    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
-        """Add ``subscriber``; return a function that removes it."""
-        token = object()
-        candidate: object = subscriber
-        if isinstance(candidate, pykka.ActorRef):
-            ref = candidate
+    @property
+    def held(self) -> int:
+        """Bytes handed to actors and not yet released."""
+        return self._held
 
-            def deliver(event: Event) -> None:
-                try:
-                    ref.tell(event)
-                except pykka.ActorDeadError:
-                    self._remove(token)
+    def take(self, size: int, cancelled: Callable[[], bool]) -> None:
+        """Count ``size`` bytes in; first wait while over the limit, unless ``cancelled()``."""
+        with self._cond:
+            while self._held >= self.limit and not cancelled():
+                self._waiting = True
+                self._cond.wait(1.0)  # woken by release() or wake(); the timeout is a safety net
+            self._held += size
 
-            fn: Callable[[Event], object] = deliver
-        elif callable(candidate):
-            fn = candidate
-        else:
-            raise InvalidTypeError("subscriber must be a callable or a pykka ActorRef")
-        with self._lock:
-            self._subs = (*self._subs, (token, fn))
-        return lambda: self._remove(token)
+    def release(self, size: int) -> None:
+        """Count ``size`` bytes out (an actor handled them)."""
+        with self._cond:
+            self._held -= size
+            if self._waiting and self._held < self.limit:
+                self._waiting = False
+                self._cond.notify_all()
 
-    def _remove(self, token: object) -> None:
-        with self._lock:
-            self._subs = tuple(s for s in self._subs if s[0] is not token)
-
-    def queue(self) -> tuple[queue.SimpleQueue[Event], Callable[[], None]]:
-        """Subscribe a new queue; return it and its unsubscribe function."""
-        q: queue.SimpleQueue[Event] = queue.SimpleQueue()
-        return q, self.subscribe(q.put)
-
-    def emit(self, event: Event) -> None:
-        """Deliver ``event`` to every subscriber, in subscription order."""
-        for _, fn in self._subs:
-            try:
-                fn(event)
-            except Exception:
-                log.exception("subscriber %r raised on %s", fn, type(event).__name__)
+    def wake(self) -> None:
+        """Wake a waiting reader so it re-checks ``cancelled`` (its transport was let go)."""
+        with self._cond:
+            self._cond.notify_all()
 
 
 class Wire:
@@ -110,6 +104,9 @@ class Wire:
         self.serializer: Serializer = V2JSONSerializer()
         self.open = False
         self.log_frames = False
+        self.largest: tuple[int, str, str] | None = None
+        """``(size, topic, ref)`` of the largest frame written on this connection:
+        the push a 1009 ("message too big") close is blamed on."""
 
     def send_many(self, msgs: list[Message]) -> list[tuple[Message, LocalProtocolError]]:
         """Encode and write ``msgs`` in one transport write.
@@ -127,7 +124,10 @@ class Wire:
             except LocalProtocolError as exc:
                 failed.append((msg, exc))
                 continue
-            frames.append((frame.data, frame.binary))
+            data = frame.data
+            frames.append((data, frame.binary))
+            if msg.ref is not None and (self.largest is None or len(data) > self.largest[0]):
+                self.largest = (len(data), msg.topic, msg.ref)
         if self.log_frames:
             for m in msgs:
                 frame_log.debug("push %s %s (%s) %r", m.topic, m.event, m.ref, m.payload)
@@ -151,7 +151,12 @@ class Runtime:
     clock: Clock
     transport_factory: TransportFactory
     longpoll_factory: TransportFactory
-    bus: EventBus = field(default_factory=EventBus)
+    name: str = "phoenix"
+    """Prefix of every thread name of this client (unique per client)."""
+    events: EventDispatcher = field(default_factory=EventDispatcher)
+    inflow: Inflow = field(default_factory=Inflow)
+    last_socket_error: str | None = None
+    """The reason of the last SocketError since the socket last opened."""
     wire: Wire = field(default_factory=Wire)
     refs: RefCounter = field(default_factory=RefCounter)
     options: ConnectOptions = field(default_factory=ConnectOptions)

@@ -24,7 +24,7 @@ import msgspec
 import pykka
 
 from phoenix_actors.actors.runtime import Runtime, log
-from phoenix_actors.actors.supervision import ChildFailed
+from phoenix_actors.actors.supervision import ChildFailed, ClientActor
 
 __all__ = ["ArmTimer", "CancelOwner", "CancelTimer", "GetDeadline", "RetrySchedulerActor"]
 
@@ -72,7 +72,9 @@ class _Ticker:
         self._cond = threading.Condition()
         self._next = math.inf
         self._running = True
-        self._thread = threading.Thread(target=self._run, name="RetrySchedulerTicker", daemon=False)
+        self._thread = threading.Thread(
+            target=self._run, name=f"{runtime.name}-ticker", daemon=True
+        )
         self._thread.start()
 
     def set_next(self, at: float) -> None:
@@ -103,7 +105,7 @@ class _Ticker:
         self._thread.join(timeout)
 
 
-class RetrySchedulerActor(pykka.ThreadingActor):
+class RetrySchedulerActor(ClientActor):
     """Owns every timer: heartbeats, push and join timeouts, rejoin, reconnect, retries."""
 
     def __init__(self, runtime: Runtime) -> None:
@@ -118,6 +120,7 @@ class RetrySchedulerActor(pykka.ThreadingActor):
 
     def on_start(self) -> None:
         """Hook into the clock: a listener for a manual clock, else a ticker thread."""
+        self.name_thread("scheduler")
         add_listener = getattr(self.rt.clock, "add_listener", None)
         if add_listener is not None:
             ref = self.actor_ref

@@ -16,9 +16,9 @@ from urllib.parse import urlsplit, urlunsplit
 import msgspec
 import pykka
 
-from phoenix_actors.actors.runtime import Runtime, frame_log, log
+from phoenix_actors.actors.runtime import FRAME_OVERHEAD, Runtime, frame_log, log
 from phoenix_actors.actors.scheduler import ArmTimer, CancelTimer
-from phoenix_actors.actors.supervision import ChildFailed
+from phoenix_actors.actors.supervision import ChildFailed, ClientActor
 from phoenix_actors.errors import ConnectError, FrameError, PhoenixError, TransportError
 from phoenix_actors.messages import (
     AddConnectOptions,
@@ -73,9 +73,11 @@ _STATE = {
 
 
 class Frames(msgspec.Struct, frozen=True):
-    """Several frames for one channel, read from the socket in one go."""
+    """Frames for one channel, read from the socket in one go (never empty)."""
 
     messages: list[Message]
+    size: int
+    """Bytes of inflow they hold, released by whoever handles them."""
 
 
 class EnsureConnected(msgspec.Struct, frozen=True):
@@ -96,6 +98,8 @@ class SocketClosedNotice(msgspec.Struct, frozen=True):
     """Told to every channel when the socket goes away."""
 
     reason: str
+    too_large: str | None = None
+    """The ref of this channel's push the server closed the socket for (1009)."""
 
 
 class _Opened(msgspec.Struct, frozen=True):
@@ -116,6 +120,7 @@ class _Failed(msgspec.Struct, frozen=True):
 
 class _PhoenixReply(msgspec.Struct, frozen=True):
     message: Message
+    size: int
 
 
 class _SocketTimer(msgspec.Struct, frozen=True):
@@ -124,15 +129,25 @@ class _SocketTimer(msgspec.Struct, frozen=True):
 
 
 class _Sink:
-    """Runs on the transport's reader thread: decode, then tell. Nothing else."""
+    """Runs on the transport's reader thread: decode, then tell. Nothing else.
+
+    What it hands on is counted into the runtime's :class:`Inflow` first, so
+    when actors fall behind the reader stops reading (backpressure).
+    """
 
     def __init__(self, rt: Runtime, socket: pykka.ActorRef[Any], serializer: Any) -> None:
         self.rt = rt
         self.socket = socket
         self.decode = serializer.decode
         self.batching = False
+        self.detached = False
+        """Set when the socket actor lets this transport go: stop waiting on inflow."""
         # frames read in one go, per channel: one tell hands them all over
         self.pending: dict[pykka.ActorRef[Any], list[Message]] = {}
+        self.pending_size = 0
+
+    def _cancelled(self) -> bool:
+        return self.detached
 
     def on_open(self, transport: Transport) -> None:
         self.batching = bool(getattr(transport, "delivers_batches", False))
@@ -144,8 +159,18 @@ class _Sink:
         if not pending:
             return
         self.pending = {}
+        size, self.pending_size = self.pending_size, 0
+        self._hand_on(pending, size)
+
+    def _hand_on(self, pending: dict[pykka.ActorRef[Any], list[Message]], size: int) -> None:
+        inflow = self.rt.inflow
+        inflow.take(size, self._cancelled)
+        share, rest = divmod(size, len(pending))
         for channel, msgs in pending.items():
-            if not self.rt.tell(channel, msgs[0] if len(msgs) == 1 else Frames(msgs)):
+            part = share + rest
+            rest = 0
+            if not self.rt.tell(channel, Frames(msgs, part)):
+                inflow.release(part)
                 log.debug("%d frames for a stopped channel: dropped", len(msgs))
 
     def on_message(self, transport: Transport, data: bytes, binary: bool) -> None:  # noqa: FBT001
@@ -154,24 +179,28 @@ class _Sink:
             msg: Message = self.decode(data, binary=binary)
         except FrameError as exc:
             log.warning("malformed frame from the server: %s", exc)
-            self.rt.bus.emit(InternalError(reason=f"malformed frame: {exc}", error="FrameError"))
+            self.rt.events.emit(InternalError(reason=f"malformed frame: {exc}", error="FrameError"))
             return
         if self.rt.wire.log_frames:
             frame_log.debug("receive %s %s (%s) %r", msg.topic, msg.event, msg.ref, msg.payload)
+        size = len(data) + FRAME_OVERHEAD
         if msg.topic == PHOENIX_TOPIC:
-            self.rt.tell(self.socket, _PhoenixReply(msg))
+            self.rt.inflow.take(size, self._cancelled)
+            if not self.rt.tell(self.socket, _PhoenixReply(msg, size)):
+                self.rt.inflow.release(size)
             return
         channel = self.rt.registry.get(msg.topic)
         if channel is None:
             log.debug("frame for topic %r, which has no channel: dropped", msg.topic)
         elif self.batching:
+            self.pending_size += size
             batch = self.pending.get(channel)
             if batch is None:
                 self.pending[channel] = [msg]
             else:
                 batch.append(msg)
-        elif not self.rt.tell(channel, msg):
-            log.debug("frame for topic %r, whose channel stopped: dropped", msg.topic)
+        else:
+            self._hand_on({channel: [msg]}, size)
 
     def on_error(self, transport: Transport, error: TransportError) -> None:
         self.rt.tell(self.socket, _Failed(transport, error))
@@ -187,7 +216,7 @@ def _public_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
-class SocketActor(pykka.ThreadingActor):
+class SocketActor(ClientActor):
     """Owns the transport; runs heartbeats and the reconnect schedule."""
 
     def __init__(self, runtime: Runtime) -> None:
@@ -196,8 +225,10 @@ class SocketActor(pykka.ThreadingActor):
         self.rt = runtime
         self.core = self._new_core()
         self.transport: Transport | None = None
+        self._sink: _Sink | None = None
         self._retired: list[Transport] = []
         self._url = ""
+        self._too_large: tuple[str, str] | None = None
 
     def _new_core(self) -> SocketCore:
         rt = self.rt
@@ -211,6 +242,10 @@ class SocketActor(pykka.ThreadingActor):
         )
 
     # --- lifecycle -----------------------------------------------------------------
+
+    def on_start(self) -> None:
+        """Name the thread."""
+        self.name_thread("socket")
 
     def on_stop(self) -> None:
         """Close the transport and wait (bounded) for every reader thread to end."""
@@ -232,15 +267,17 @@ class SocketActor(pykka.ThreadingActor):
         """Dispatch commands, queries, transport callbacks and timers."""
         now = self.rt.clock.now()
         match message:
-            case _PhoenixReply(message=msg):
+            case _PhoenixReply(message=msg, size=size):
+                self.rt.inflow.release(size)
                 self._run(self.core.heartbeat_reply(now, msg.ref))
             case _SocketTimer(name=name):
                 self._run(self.core.timer(now, name))
             case _Opened(transport=t) if t is self.transport:
                 self.rt.wire.open = True
+                self.rt.last_socket_error = None
                 effects = self.core.opened(now)
                 self._emit_state()
-                self.rt.bus.emit(SocketOpened(url=_public_url(self._url)))
+                self.rt.events.emit(SocketOpened(url=_public_url(self._url)))
                 self._run(effects)
             case _Failed(transport=t, error=err) if t is self.transport:
                 status = err.status if isinstance(err, ConnectError) else None
@@ -248,15 +285,20 @@ class SocketActor(pykka.ThreadingActor):
                 if tls:
                     # a certificate will not become trusted by retrying: no reconnect storm
                     self.core.close_was_clean = True
-                self.rt.bus.emit(
+                self.rt.last_socket_error = str(err)
+                self.rt.events.emit(
                     SocketError(reason=str(err), error=type(err).__name__, status=status, tls=tls)
                 )
                 self._run(self.core.errored(now))
             case _Closed(transport=t, code=code, reason=reason, clean=clean) if t is self.transport:
+                largest = self.rt.wire.largest
                 self._detach()
+                if code == 1009 and largest is not None:
+                    self._too_large = (largest[1], largest[2])
                 effects = self.core.closed(now, code, reason)
-                self._run(effects)
-                self.rt.bus.emit(
+                # the close is emitted before the channels hear of it, so their
+                # errors follow it in every subscriber's order (causal order)
+                self.rt.events.emit(
                     SocketClosed(
                         code=code,
                         reason=reason,
@@ -266,6 +308,8 @@ class SocketActor(pykka.ThreadingActor):
                     )
                 )
                 self._emit_state()
+                self._run(effects)
+                self._too_large = None
             case _Opened() | _Failed() | _Closed():
                 pass  # a callback from a transport we already let go of
             case EnsureConnected(channel=channel) if self.core.state is ConnState.OPEN:
@@ -274,14 +318,15 @@ class SocketActor(pykka.ThreadingActor):
                 self._run(self.core.connect(now))
             case Disconnect(code=code, reason=reason):
                 was = self.core.state
-                self._run(self.core.disconnect(now, code or 1000, reason))
-                if was is not ConnState.CLOSED:
-                    self.rt.bus.emit(
+                effects = self.core.disconnect(now, code or 1000, reason)
+                if was is not ConnState.CLOSED:  # emitted before the channels hear of it
+                    self.rt.events.emit(
                         SocketClosed(
                             code=code or 1000, reason=reason, was_clean=True, will_reconnect=False
                         )
                     )
                     self._emit_state()
+                self._run(effects)
             case SetConnectOptions(options=options):
                 self._set_options(options)
             case AddConnectOptions(options=options):
@@ -318,7 +363,7 @@ class SocketActor(pykka.ThreadingActor):
         return None if self.core.reconnect_at is None else self.core.reconnect_delay
 
     def _emit_state(self) -> None:
-        self.rt.bus.emit(SocketStateChanged(state=_STATE[self.core.state]))
+        self.rt.events.emit(SocketStateChanged(state=_STATE[self.core.state]))
 
     def _set_options(self, options: ConnectOptions) -> None:
         self.rt.options = options
@@ -352,11 +397,15 @@ class SocketActor(pykka.ThreadingActor):
                     self._close_transport(code, reason)
                 case NotifyChannels(opened=opened, reason=reason):
                     notice = SocketOpenedNotice() if opened else SocketClosedNotice(reason)
-                    for channel in list(rt.registry.values()):
-                        rt.tell(channel, notice)
+                    blamed = self._too_large
+                    for topic, channel in list(rt.registry.items()):
+                        if blamed is not None and blamed[0] == topic:
+                            rt.tell(channel, SocketClosedNotice(reason, too_large=blamed[1]))
+                        else:
+                            rt.tell(channel, notice)
                 case HeartbeatTimedOut():
                     log.info("heartbeat timeout: closing the connection to reconnect")
-                    rt.bus.emit(
+                    rt.events.emit(
                         SocketClosed(
                             code=1000,
                             reason="heartbeat timeout",
@@ -380,12 +429,12 @@ class SocketActor(pykka.ThreadingActor):
                 token = token()
             protocols = tuple(auth_token_protocols(token)) if token else ()
         except PhoenixError as exc:
-            rt.bus.emit(SocketError(reason=str(exc), error=type(exc).__name__))
+            rt.events.emit(SocketError(reason=str(exc), error=type(exc).__name__))
             self._run(self.core.closed(rt.clock.now(), 1006, str(exc)))
             return
         except Exception as exc:  # noqa: BLE001 - a user callable may raise anything
             log.warning("connect params or auth_token callable raised %s", type(exc).__name__)
-            rt.bus.emit(SocketError(reason="params callable raised", error=type(exc).__name__))
+            rt.events.emit(SocketError(reason="params callable raised", error=type(exc).__name__))
             self._run(self.core.closed(rt.clock.now(), 1006, "params callable raised"))
             return
         self._url = url
@@ -397,20 +446,27 @@ class SocketActor(pykka.ThreadingActor):
             connect_timeout=rt.default_timeout,
             ssl_context=rt.option("ssl_context", None),
             max_frame_size=rt.option("max_frame_size", 10_000_000),
-            name="phoenix-transport",
+            name=f"{rt.name}-transport",
         )
         factory = rt.transport_factory if kind == "websocket" else rt.longpoll_factory
-        transport = factory(url, options, _Sink(rt, self.actor_ref, serializer))
+        sink = _Sink(rt, self.actor_ref, serializer)
+        transport = factory(url, options, sink)
         self.transport = transport
+        self._sink = sink
         rt.wire.serializer = serializer
         rt.wire.transport = transport
         rt.wire.open = False
+        rt.wire.largest = None
         self._emit_state()
         transport.open()
 
     def _detach(self) -> None:
         transport = self.transport
         self.transport = None
+        if self._sink is not None:
+            self._sink.detached = True
+            self._sink = None
+            self.rt.inflow.wake()
         self.rt.wire.open = False
         self.rt.wire.transport = None
         if transport is not None:

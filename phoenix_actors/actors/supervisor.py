@@ -16,26 +16,26 @@ from typing import Any
 import msgspec
 import pykka
 
-from phoenix_actors.actors.channel import ChannelActor, Rearm
+from phoenix_actors.actors.channel import Call, ChannelActor, Rearm
 from phoenix_actors.actors.presence import ForgetTopic, PresenceActor
+from phoenix_actors.actors.reply import Reply
 from phoenix_actors.actors.runtime import Runtime, log
 from phoenix_actors.actors.scheduler import RetrySchedulerActor
 from phoenix_actors.actors.socket import EnsureConnected, SocketActor
-from phoenix_actors.actors.supervision import ChannelFinished, ChildFailed, Reroute
+from phoenix_actors.actors.supervision import (
+    ChannelFinished,
+    ChildFailed,
+    ClientActor,
+    Fanout,
+    Route,
+)
 from phoenix_actors.messages import ClientFailed, InternalError
 
 __all__ = [
-    "EnsureChannel",
     "Ping",
     "ResetChannels",
     "Supervisor",
 ]
-
-
-class EnsureChannel(msgspec.Struct, frozen=True):
-    """Ask for the ChannelActor of ``topic``, starting it if needed."""
-
-    topic: str
 
 
 class Ping(msgspec.Struct, frozen=True):
@@ -46,7 +46,7 @@ class ResetChannels(msgspec.Struct, frozen=True):
     """Stop every channel and forget configs (disconnect-and-reset)."""
 
 
-class Supervisor(pykka.ThreadingActor):
+class Supervisor(ClientActor):
     """Root of one client's actors."""
 
     def __init__(self, runtime: Runtime) -> None:
@@ -59,6 +59,7 @@ class Supervisor(pykka.ThreadingActor):
     def on_start(self) -> None:
         """Start the scheduler, the presence actor and the socket actor."""
         rt = self.rt
+        self.name_thread("supervisor")
         rt.supervisor = self.actor_ref
         rt.scheduler = RetrySchedulerActor.start(rt)
         rt.presence = PresenceActor.start(rt)
@@ -78,15 +79,23 @@ class Supervisor(pykka.ThreadingActor):
         match message:
             case Ping():
                 return True
-            case EnsureChannel(topic=topic):
-                return self._ensure(topic)
-            case Reroute(topic=topic, message=inner):
-                self.rt.tell(self._ensure(topic), inner)
+            case Route(topic=topic, message=inner):
+                self._route(topic, inner)
+            case Fanout(message=inner, reply=None):
+                for ref in list(self.rt.registry.values()):
+                    self.rt.tell(ref, inner)
+            case Fanout(message=inner, reply=reply):
+                replies = []
+                for ref in list(self.rt.registry.values()):
+                    child = Reply()
+                    if self.rt.tell(ref, Call(inner, child)):
+                        replies.append(child)
+                reply.set(replies)
             case ChannelFinished(topic=topic, urn=urn):
-                ref = self.rt.registry.get(topic)
-                if ref is not None and ref.actor_urn == urn:
+                finished = self.rt.registry.get(topic)
+                if finished is not None and finished.actor_urn == urn:
                     del self.rt.registry[topic]
-                    ref.stop(block=False)
+                    finished.stop(block=False)
             case ResetChannels():
                 for topic, ref in list(self.rt.registry.items()):
                     del self.rt.registry[topic]
@@ -100,18 +109,20 @@ class Supervisor(pykka.ThreadingActor):
                 log.warning("supervisor: unknown message %r", type(message).__name__)
         return None
 
-    def _ensure(self, topic: str) -> pykka.ActorRef[Any]:
+    def _route(self, topic: str, message: Any) -> None:
         ref = self.rt.registry.get(topic)
-        if ref is not None and ref.is_alive():
-            return ref
+        if ref is not None and self.rt.tell(ref, message):
+            return
         new = ChannelActor.start(self.rt, topic)
+        # the message goes in before the channel is published: a tell that finds
+        # it in the registry afterwards is queued behind this one (order kept)
+        new.tell(message)
         self.rt.registry[topic] = new
-        return new
 
     def _child_failed(self, failure: ChildFailed) -> None:
         rt = self.rt
         log.error("%s actor crashed: %s", failure.kind, failure.error)
-        rt.bus.emit(
+        rt.events.emit(
             InternalError(
                 reason=f"{failure.kind} actor crashed", error=failure.error, topic=failure.topic
             )
@@ -124,7 +135,7 @@ class Supervisor(pykka.ThreadingActor):
         if len(self.restarts) > limit:
             self.failed = True
             reason = f"more than {limit} restarts in {period} s (last: {failure.kind})"
-            rt.bus.emit(ClientFailed(reason=reason))
+            rt.events.emit(ClientFailed(reason=reason))
             self.actor_ref.stop(block=False)
             return
         if failure.kind == "channel" and failure.topic is not None:

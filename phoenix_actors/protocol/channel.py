@@ -14,7 +14,8 @@ join ok                      joined; rejoin backoff reset; queued pushes sent,
                              each with a new ref and a fresh timeout
 join error                   errored; rejoin on the schedule (1, 2, 5, 10 s)
 join timeout                 ``phx_leave`` with the stale join_ref; errored;
-                             rejoin on the schedule
+                             rejoin on the schedule (a join waiting for the
+                             socket times out too, at its own timeout)
 ``phx_error``                errored; rejoin on the schedule
 ``phx_close``                closed; never rejoined
 socket open                  an errored or waiting channel rejoins at once
@@ -25,7 +26,9 @@ frame with a stale join_ref  ignored
 
 Pushes made while the channel cannot push are queued *with their timeout
 running*; a push that times out follows its retry strategy (Elm's Drop,
-Every, Backoff): :class:`PushTimeout` says when it is tried again.
+Every, Backoff): :class:`PushTimeout` says when it is tried again. The queue
+holds at most ``max_queued_pushes``; a push beyond it fails at once with
+``PushError(status="overflow")``.
 """
 
 from __future__ import annotations
@@ -75,6 +78,8 @@ __all__ = [
 ]
 
 PRESENCE_EVENTS: Final = frozenset({DEFAULT_STATE_EVENT, DEFAULT_DIFF_EVENT})
+MAX_QUEUED_PUSHES: Final = 10_000
+"""Default bound on a channel's queued pushes (``ConnectOptions.max_queued_pushes``)."""
 
 
 class ChannelStatus(StrEnum):
@@ -196,6 +201,7 @@ class ChannelCore:
         make_ref: returns the next ref from the socket's shared counter.
         default_timeout: the socket's default timeout in seconds.
         rejoin_schedule: ``tries -> seconds`` (phoenix.js ``rejoinAfterMs``).
+        max_queued_pushes: pushes queued at most while the channel cannot push.
     """
 
     def __init__(
@@ -205,9 +211,13 @@ class ChannelCore:
         *,
         default_timeout: float = 10.0,
         rejoin_schedule: Callable[[int], float] = rejoin_after,
+        max_queued_pushes: int = MAX_QUEUED_PUSHES,
     ) -> None:
         """Create a closed channel for ``topic``."""
         self.topic = topic
+        self.max_queued_pushes = max_queued_pushes
+        self.socket_error: str | None = None
+        """Why the socket is down (the last SocketError), for timeouts while it is."""
         self.make_ref = make_ref
         self.default_timeout = default_timeout
         self.rejoin_schedule = rejoin_schedule
@@ -260,7 +270,8 @@ class ChannelCore:
         """The channel's default timeout: its join's, else the socket's (phoenix.js)."""
         return self.default_timeout if self.join_timeout is None else self.join_timeout
 
-    def _timeout_of(self, push: Push) -> float:
+    def timeout_of(self, push: Push) -> float:
+        """The seconds ``push`` waits for its reply: its own timeout, else the channel's."""
         return self.timeout if push.timeout is None else push.timeout
 
     def _schedule(self, at: float, rec: _PushRecord, kind: str) -> None:
@@ -306,9 +317,10 @@ class ChannelCore:
         self.status = ChannelStatus.JOINING
         self._cancel("rejoin")
         if not self.socket_open:
-            # wait for the socket: the join goes out when it opens
+            # wait for the socket: the join goes out when it opens, and times out
+            # at its own timeout if the socket cannot connect by then
             self.join_push_ref = None
-            self._cancel("join")
+            self._arm("join", now + self.timeout)
             self._out.append(NeedSocket())
             return
         ref = self.make_ref()
@@ -381,14 +393,30 @@ class ChannelCore:
             self._rejoin(now)
         return self._take()
 
-    def socket_closed(self, now: float, reason: str = "connection_closed") -> list[Effect]:
-        """The transport went away: joined / joining channels turn errored."""
+    def socket_closed(
+        self, now: float, reason: str = "connection_closed", too_large: str | None = None
+    ) -> list[Effect]:
+        """The transport went away: joined / joining channels turn errored.
+
+        ``too_large`` is the ref of the push the server closed the socket for
+        (close 1009, message too big): it fails as ``too_large`` and is never
+        retried, since it would only close the socket again.
+        """
         del now
         self.socket_open = False
+        rec = None if too_large is None else self._in_flight.pop(too_large, None)
+        if rec is not None:
+            del self._pushes[rec.id]
+            response = {"reason": "the server closed the socket with 1009 (message too big)"}
+            event = PushError(push=rec.push, response=response, status="too_large")
+            self._emit(event)
+            self._resolve(rec.call, event)
         self._cancel("rejoin")
         if self.status in (ChannelStatus.JOINED, ChannelStatus.JOINING):
+            if self.status is ChannelStatus.JOINED:
+                self._cancel("join")
+            # a join in progress keeps its deadline: it times out if no socket returns
             self.join_push_ref = None
-            self._cancel("join")
             self.status = ChannelStatus.ERRORED
             payload = {"source": "transport", "reason": reason}
             self._emit(ChannelErrored(topic=self.topic, payload=payload, rejoin_in=None))
@@ -493,6 +521,9 @@ class ChannelCore:
 
     def push(self, now: float, push: Push, call: Any = None) -> list[Effect]:
         """Send ``push`` now if the channel can push, else queue it (timeout running)."""
+        if not self.can_push and len(self._queue) >= self.max_queued_pushes:
+            self._overflow(push, call)
+            return self._take()
         rec = _PushRecord(next(self._ids), push, call)
         self._pushes[rec.id] = rec
         if self.can_push:
@@ -505,10 +536,16 @@ class ChannelCore:
                 self._rejoin(now)
         return self._take()
 
+    def _overflow(self, push: Push, call: Any) -> None:
+        response = {"reason": f"more than {self.max_queued_pushes} pushes queued"}
+        event = PushError(push=push, response=response, status="overflow")
+        self._emit(event)
+        self._resolve(call, event)
+
     def _send(self, now: float, rec: _PushRecord) -> None:
         ref = self.make_ref()
         rec.where, rec.ref, rec.retry_at = "in_flight", ref, None
-        rec.deadline = now + self._timeout_of(rec.push)
+        rec.deadline = now + self.timeout_of(rec.push)
         self._in_flight[ref] = rec
         p = rec.push
         self._out.append(Send(Message(self.join_ref, ref, self.topic, p.event, p.payload)))
@@ -516,7 +553,7 @@ class ChannelCore:
 
     def _enqueue(self, now: float, rec: _PushRecord) -> None:
         rec.where, rec.ref, rec.retry_at = "queued", None, None
-        rec.deadline = now + self._timeout_of(rec.push)
+        rec.deadline = now + self.timeout_of(rec.push)
         self._queue[rec.id] = rec
         self._schedule(rec.deadline, rec, "deadline")
 
@@ -569,18 +606,25 @@ class ChannelCore:
         return self._take()
 
     def _join_timeout(self, now: float) -> None:
-        if self.join_push_ref is None:
+        if self.join_push_ref is not None:
+            stale = self.join_ref
+            # phoenix.js resets the join push: joinRef() is null until the rejoin, so
+            # frames for the abandoned join (the phx_close answering our phx_leave) are dropped
+            self.join_ref = self.join_push_ref = None
+            if self.socket_open:
+                # tell the server to drop the join we stopped waiting for
+                leave = Message(stale, self.make_ref(), self.topic, Wire.LEAVE, {})
+                self._out.append(Send(leave))
+        elif not self.wants_join or self.status not in (
+            ChannelStatus.JOINING,
+            ChannelStatus.ERRORED,
+        ):
             return
-        stale = self.join_ref
-        # phoenix.js resets the join push: joinRef() is null until the rejoin, so
-        # frames for the abandoned join (the phx_close answering our phx_leave) are dropped
-        self.join_ref = self.join_push_ref = None
-        if self.socket_open:
-            # tell the server to drop the join we stopped waiting for
-            leave = Message(stale, self.make_ref(), self.topic, Wire.LEAVE, {})
-            self._out.append(Send(leave))
         delay = self._schedule_rejoin(now)
-        event = JoinTimeout(topic=self.topic, payload=self.join_payload, rejoin_in=delay)
+        reason = None if self.socket_open else self.socket_error
+        event = JoinTimeout(
+            topic=self.topic, payload=self.join_payload, rejoin_in=delay, reason=reason
+        )
         self._emit(event)
         for call in self.join_calls:
             self._resolve(call, event)
@@ -598,8 +642,11 @@ class ChannelCore:
             elif kind == "retry" and rec.retry_at == at and rec.where == "timed_out":
                 if self.can_push:
                     self._send(now, rec)
-                else:
+                elif len(self._queue) < self.max_queued_pushes:
                     self._enqueue(now, rec)
+                else:
+                    del self._pushes[rec.id]
+                    self._overflow(rec.push, None)
         # skip stale entries so the timer is armed for a live one
         while heap and self._stale(heap[0]):
             heapq.heappop(heap)
@@ -619,7 +666,8 @@ class ChannelCore:
         self._queue.pop(rec.id, None)
         rec.attempt += 1
         delay = retry_delay(rec.push.retry, rec.attempt)
-        event = PushTimeout(push=rec.push, retry_in=delay, attempt=rec.attempt)
+        reason = None if self.socket_open else self.socket_error
+        event = PushTimeout(push=rec.push, retry_in=delay, attempt=rec.attempt, reason=reason)
         self._emit(event)
         self._resolve(rec.call, event)
         rec.call = None

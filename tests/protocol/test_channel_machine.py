@@ -193,9 +193,81 @@ def test_join_while_socket_closed_waits_for_it_then_sends() -> None:
     assert h.sent == []
     assert h.need_socket == 1
     assert h.state() is ChannelStatus.JOINING
-    assert "join" not in h.timers
+    assert h.timers["join"] == 10.0  # the join's own timeout runs while it waits
     h.open()
     assert h.sent_events() == ["phx_join"]
+
+
+def test_join_waiting_for_a_socket_that_never_opens_times_out_at_its_own_timeout() -> None:
+    h = Harness()
+    h.core.socket_error = "connection refused by 127.0.0.1:1"
+    h.join(timeout=1.0, call="ask")
+    assert h.timers["join"] == 1.0
+    h.advance(1.0)
+    timeout = h.events[-1]
+    assert isinstance(timeout, JoinTimeout)
+    assert timeout.reason == "connection refused by 127.0.0.1:1"
+    assert timeout.rejoin_in is None  # no socket: it rejoins as soon as one opens
+    assert h.resolved == [("ask", timeout)]
+    assert h.state() is ChannelStatus.ERRORED
+    h.open()
+    assert h.sent_events() == ["phx_join"]
+
+
+def test_a_join_in_flight_keeps_its_deadline_when_the_socket_closes() -> None:
+    h = Harness()
+    h.open()
+    h.join(timeout=2.0, call="ask")
+    h.close()
+    assert h.timers["join"] == 2.0
+    h.advance(2.0)
+    assert [type(r) for _, r in h.resolved] == [JoinTimeout]
+
+
+def test_a_push_waiting_for_the_socket_times_out_with_the_socket_error() -> None:
+    h = Harness()
+    h.core.socket_error = "connection refused"
+    h.push(p(timeout=1.0), call="ask")
+    h.advance(1.0)
+    timeout = h.events[-1]
+    assert isinstance(timeout, PushTimeout)
+    assert timeout.reason == "connection refused"
+
+
+def test_pushes_beyond_max_queued_pushes_fail_as_overflow() -> None:
+    h = Harness(max_queued_pushes=2)
+    h.push(p(ref="a"))
+    h.push(p(ref="b"))
+    h.push(p(ref="c"), call="ask")
+    overflow = h.events[-1]
+    assert isinstance(overflow, PushError)
+    assert overflow.status == "overflow"
+    assert overflow.push.ref == "c"
+    assert h.resolved == [("ask", overflow)]
+    assert [x.ref for x in h.core.pushes("queued")] == ["a", "b"]
+
+
+def test_a_retry_that_finds_the_queue_full_fails_as_overflow() -> None:
+    h = Harness(max_queued_pushes=1)
+    h.push(p(ref="retried", timeout=1.0, retry=Every(1.0)))
+    h.advance(1.0)  # times out; retries in 1 s
+    h.push(p(ref="filler", timeout=5.0))
+    h.advance(1.0)
+    errors = [e for e in h.events if isinstance(e, PushError)]
+    assert [(e.push.ref, e.status) for e in errors] == [("retried", "overflow")]
+
+
+def test_the_push_blamed_for_a_1009_close_fails_as_too_large_and_is_not_retried() -> None:
+    h = Harness()
+    h.joined()
+    h.push(p(ref="big", retry=Every(1.0)), call="ask")
+    big = h.last_sent("new_msg")
+    h.push(p(ref="small", retry=Every(1.0)))
+    h.run(h.core.socket_closed(h.now, "connection_closed", too_large=big.ref))
+    too_large = [e for e in h.events if isinstance(e, PushError)]
+    assert [(e.push.ref, e.status) for e in too_large] == [("big", "too_large")]
+    assert h.resolved[-1] == ("ask", too_large[0])
+    assert [x.ref for x in h.core.pushes("in_flight")] == ["small"]
 
 
 def test_each_rejoin_has_a_new_ref_and_join_ref() -> None:

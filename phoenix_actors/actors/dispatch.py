@@ -1,0 +1,293 @@
+"""EventDispatcher: one thread per client runs every subscriber, in one total order.
+
+Actors call :meth:`EventDispatcher.emit`, which never blocks and never runs
+user code: it appends the event to each subscriber's bounded backlog, under
+one lock, so every subscriber sees the same total order (the order of the
+``emit`` calls: within a topic the order frames arrived, across actors causal,
+since an actor emits before it tells the next actor what happened).
+
+The dispatcher thread takes backlogs in turn and calls the callbacks (or
+``tell``s a pykka ``ActorRef``); an :meth:`~EventDispatcher.iterate` feed is
+drained by the thread iterating it. So a callback may ``ask``, ``tell`` and
+``stop`` the client: it never runs on an actor thread.
+
+Backlog policies, per subscriber, when its backlog holds ``backlog`` events:
+
+===============  ==============================================================
+``drop_oldest``  the oldest waiting event is discarded (the default)
+``drop_newest``  the new event is discarded
+``fail``         the subscription ends: its backlog is discarded
+===============  ==============================================================
+
+Every overflow is reported to that subscriber as an
+:class:`~phoenix_actors.messages.EventsDropped` with the count, delivered
+before the next event it gets (with ``fail``: as its last event), and logged
+once per overflow episode.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any, Literal, get_args
+
+import pykka
+
+from phoenix_actors.errors import InvalidArgumentError, InvalidTypeError
+from phoenix_actors.messages import Event, EventsDropped, InternalError
+
+__all__ = ["DEFAULT_BACKLOG", "EventDispatcher", "Overflow", "Subscriber"]
+
+log = logging.getLogger("phoenix_actors")
+
+Subscriber = Callable[[Event], object] | pykka.ActorRef[Any]
+"""A callable taking each event, or a pykka ActorRef that is told each event."""
+
+Overflow = Literal["drop_oldest", "drop_newest", "fail"]
+"""What a full subscriber backlog does with a new event (see the module docstring)."""
+
+DEFAULT_BACKLOG = 10_000
+"""Events a subscriber may have waiting before its overflow policy applies."""
+
+_BATCH = 256  # events taken from one backlog before the next backlog's turn
+_SUBSCRIBER_ERROR = "SubscriberError"
+
+
+class _Subscription:
+    __slots__ = ("backlog", "deliver", "dropped", "failed", "limit", "name", "policy")
+
+    def __init__(
+        self, deliver: Callable[[Event], object] | None, limit: int, policy: Overflow, name: str
+    ) -> None:
+        self.deliver = deliver  # None: an iterator, drained by its own thread
+        self.backlog: deque[Event] = deque()
+        self.limit = limit
+        self.policy = policy
+        self.name = name
+        self.dropped = 0
+        self.failed = False
+
+    def offer(self, event: Event) -> None:
+        """Append ``event`` under the dispatcher's lock, applying the overflow policy."""
+        if self.failed:
+            return
+        backlog = self.backlog
+        if len(backlog) < self.limit:
+            backlog.append(event)
+            return
+        if not self.dropped:
+            log.warning(
+                "events subscriber %s: backlog of %d full, policy %s",
+                self.name,
+                self.limit,
+                self.policy,
+            )
+        if self.policy == "drop_oldest":
+            backlog.popleft()
+            backlog.append(event)
+            self.dropped += 1
+        elif self.policy == "drop_newest":
+            self.dropped += 1
+        else:
+            self.dropped += len(backlog) + 1
+            backlog.clear()
+            self.failed = True
+
+    def take(self, most: int) -> list[Event]:
+        """Take up to ``most`` events (an EventsDropped first if some were dropped)."""
+        out: list[Event] = []
+        if self.dropped:
+            out.append(
+                EventsDropped(
+                    count=self.dropped,
+                    policy=self.policy,
+                    subscriber=self.name,
+                    failed=self.failed,
+                )
+            )
+            self.dropped = 0
+        backlog = self.backlog
+        out.extend(backlog.popleft() for _ in range(min(most, len(backlog))))
+        return out
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.backlog) or self.dropped > 0
+
+
+class EventDispatcher:
+    """Delivers one client's events to its subscribers from one thread.
+
+    Args:
+        name: prefix of the dispatcher thread's name (``f"{name}-events"``).
+    """
+
+    def __init__(self, name: str = "phoenix") -> None:
+        """Create a dispatcher; its thread starts with the first callback subscriber."""
+        self._name = name
+        self._cond = threading.Condition(threading.Lock())
+        self._subs: tuple[_Subscription, ...] = ()
+        self._thread: threading.Thread | None = None
+        self._running = True
+
+    # --- subscribing -----------------------------------------------------------------
+
+    def subscribe(
+        self,
+        subscriber: Subscriber,
+        *,
+        backlog: int = DEFAULT_BACKLOG,
+        overflow: Overflow = "drop_oldest",
+    ) -> Callable[[], None]:
+        """Deliver every event to ``subscriber``; return a function that unsubscribes.
+
+        Raises:
+            InvalidTypeError: ``subscriber`` is neither a callable nor an ActorRef.
+            InvalidArgumentError: ``backlog`` < 1 or an unknown ``overflow`` policy.
+        """
+        candidate: object = subscriber
+        if isinstance(candidate, pykka.ActorRef):
+            ref = candidate
+            deliver: Callable[[Event], object] = ref.tell
+            name = f"ActorRef({ref.actor_class.__name__})"
+        elif callable(candidate):
+            deliver = candidate
+            name = getattr(candidate, "__qualname__", type(candidate).__qualname__)
+        else:
+            raise InvalidTypeError("subscriber must be a callable or a pykka ActorRef")
+        sub = self._add(deliver, backlog, overflow, name)
+        with self._cond:
+            if self._thread is None and self._running:
+                self._thread = threading.Thread(
+                    target=self._run, name=f"{self._name}-events", daemon=True
+                )
+                self._thread.start()
+        return lambda: self._remove(sub)
+
+    def iterate(
+        self,
+        timeout: float | None = None,
+        *,
+        backlog: int = DEFAULT_BACKLOG,
+        overflow: Overflow = "drop_oldest",
+    ) -> Iterator[Event]:
+        """Yield events as they arrive, on the iterating thread.
+
+        The subscription starts when this is called and ends when the
+        iterator is closed, after ``timeout`` seconds without an event, when
+        a ``fail`` policy overflows, or when the dispatcher stops.
+        """
+        sub = self._add(None, backlog, overflow, "events()")
+        return self._iterate(sub, timeout)
+
+    def _iterate(self, sub: _Subscription, timeout: float | None) -> Iterator[Event]:
+        cond = self._cond
+        try:
+            while True:
+                with cond:
+                    if not sub.pending and self._running:
+                        cond.wait_for(lambda: sub.pending or not self._running, timeout)
+                    if not sub.pending:
+                        return
+                    events = sub.take(_BATCH)
+                yield from events
+                if sub.failed and not sub.backlog:
+                    return
+        finally:
+            self._remove(sub)
+
+    def _add(
+        self, deliver: Callable[[Event], object] | None, limit: int, policy: Overflow, name: str
+    ) -> _Subscription:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidArgumentError(f"backlog must be an int >= 1, got {limit!r}")
+        if policy not in get_args(Overflow):
+            raise InvalidArgumentError(f"overflow must be one of {get_args(Overflow)}")
+        sub = _Subscription(deliver, limit, policy, name)
+        with self._cond:
+            self._subs = (*self._subs, sub)
+        return sub
+
+    def _remove(self, sub: _Subscription) -> None:
+        with self._cond:
+            self._subs = tuple(s for s in self._subs if s is not sub)
+            sub.backlog.clear()
+
+    # --- emitting (actor threads) ----------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        """Queue ``event`` for every subscriber; never blocks on a subscriber."""
+        if not self._subs:
+            return
+        with self._cond:
+            for sub in self._subs:
+                sub.offer(event)
+            self._cond.notify_all()
+
+    # --- the dispatcher thread -------------------------------------------------------
+
+    def _run(self) -> None:
+        cond = self._cond
+        while True:
+            with cond:
+                work = self._work()
+                while not work and self._running:
+                    cond.wait()
+                    work = self._work()
+                if not self._running:
+                    return
+            for sub, events in work:
+                for event in events:
+                    if not self._running or sub not in self._subs:
+                        break
+                    self._call(sub, event)
+                if sub.failed:
+                    self._remove(sub)
+
+    def _work(self) -> list[tuple[_Subscription, list[Event]]]:
+        """Take a batch from every callback backlog that has events (under the lock)."""
+        return [
+            (sub, sub.take(_BATCH)) for sub in self._subs if sub.deliver is not None and sub.pending
+        ]
+
+    def _call(self, sub: _Subscription, event: Event) -> None:
+        deliver = sub.deliver
+        assert deliver is not None
+        try:
+            deliver(event)
+        except pykka.ActorDeadError:
+            self._remove(sub)
+        except Exception as exc:
+            log.exception("subscriber %s raised on %s", sub.name, type(event).__name__)
+            if not (isinstance(event, InternalError) and event.error == _SUBSCRIBER_ERROR):
+                # reported to everyone, but a failure handling such a report is not
+                # reported again (two failing subscribers would feed each other)
+                self.emit(
+                    InternalError(
+                        reason=f"subscriber {sub.name} raised {type(exc).__name__}: {exc}",
+                        error=_SUBSCRIBER_ERROR,
+                    )
+                )
+
+    # --- stopping ----------------------------------------------------------------------
+
+    def stop(self, timeout: float) -> bool:
+        """Stop delivering: no callback starts after this returns; waiting events are dropped.
+
+        Called from a callback, it returns at once (that callback is the last).
+
+        Returns:
+            False if a callback was still running after ``timeout`` seconds.
+        """
+        with self._cond:
+            self._running = False
+            for sub in self._subs:
+                sub.backlog.clear()
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is None or thread is threading.current_thread():
+            return True
+        thread.join(max(0.0, timeout))
+        return not thread.is_alive()
