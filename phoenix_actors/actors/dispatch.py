@@ -56,7 +56,7 @@ _SUBSCRIBER_ERROR = "SubscriberError"
 
 
 class _Subscription:
-    __slots__ = ("backlog", "deliver", "dropped", "failed", "limit", "name", "policy")
+    __slots__ = ("backlog", "deliver", "dropped", "failed", "in_hand", "limit", "name", "policy")
 
     def __init__(
         self, deliver: Callable[[Event], object] | None, limit: int, policy: Overflow, name: str
@@ -68,13 +68,16 @@ class _Subscription:
         self.name = name
         self.dropped = 0
         self.failed = False
+        # taken from the backlog, not yet delivered: still counts against the limit;
+        # written only by the one thread that delivers to this subscription
+        self.in_hand = 0
 
     def offer(self, event: Event) -> None:
         """Append ``event`` under the dispatcher's lock, applying the overflow policy."""
         if self.failed:
             return
         backlog = self.backlog
-        if len(backlog) < self.limit:
+        if len(backlog) + self.in_hand < self.limit:
             backlog.append(event)
             return
         if not self.dropped:
@@ -85,8 +88,9 @@ class _Subscription:
                 self.policy,
             )
         if self.policy == "drop_oldest":
-            backlog.popleft()
-            backlog.append(event)
+            if backlog:  # else all it holds is in hand: the new one goes instead
+                backlog.popleft()
+                backlog.append(event)
             self.dropped += 1
         elif self.policy == "drop_newest":
             self.dropped += 1
@@ -110,6 +114,7 @@ class _Subscription:
             self.dropped = 0
         backlog = self.backlog
         out.extend(backlog.popleft() for _ in range(min(most, len(backlog))))
+        self.in_hand += len(out)
         return out
 
     @property
@@ -192,7 +197,9 @@ class EventDispatcher:
                     if not sub.pending:
                         return
                     events = sub.take(_BATCH)
-                yield from events
+                for event in events:
+                    sub.in_hand -= 1
+                    yield event
                 if sub.failed and not sub.backlog:
                     return
         finally:
@@ -240,10 +247,11 @@ class EventDispatcher:
                     return
             for sub, events in work:
                 for event in events:
+                    sub.in_hand -= 1
                     if not self._running or sub not in self._subs:
                         break
                     self._call(sub, event)
-                if sub.failed:
+                if sub.failed and not sub.pending:  # its final report was delivered
                     self._remove(sub)
 
     def _work(self) -> list[tuple[_Subscription, list[Event]]]:
