@@ -57,7 +57,7 @@ with LoopbackServer() as server, Client(server.url) as client:
     slow_seen: list[Event] = []
 
     def slow(event: Event) -> None:
-        release.wait(WAIT)  # stuck until released: events pile up in its backlog
+        assert release.wait(WAIT)  # stuck until released: events pile up in its backlog
         slow_seen.append(event)
         if isinstance(event, PushOk) and event.response == {"marker": True}:
             drained.set()
@@ -66,7 +66,7 @@ with LoopbackServer() as server, Client(server.url) as client:
     client.ask(Push("room:lobby", "push_many", {"n": 200}))  # 200 events, then its reply
     client.ask(Push("room:lobby", "ping", {"marker": True}))
     release.set()
-    drained.wait(WAIT)  # events arrive in order: the marker's PushOk comes last
+    assert drained.wait(WAIT)  # events arrive in order: the marker's PushOk comes last
     dropped = [e for e in slow_seen if isinstance(e, EventsDropped)]
     got, lost = len(slow_seen) - len(dropped), sum(e.count for e in dropped)
     print("slow subscriber: received + dropped =", got + lost, "(200 events, 2 replies)")
@@ -82,7 +82,7 @@ with LoopbackServer() as server, Client(server.url) as client:
 
     client.subscribe(stop_on_shout)
     client.tell(Push("room:lobby", "shout", {"body": "bye"}))
-    stopped.wait(WAIT)
+    assert stopped.wait(WAIT)
     try:
         client.ask(GetJoinedChannels())
     except ClientClosedError:

@@ -100,7 +100,12 @@ class _Subscription:
             self.failed = True
 
     def take(self, most: int) -> list[Event]:
-        """Take up to ``most`` events (an EventsDropped first if some were dropped)."""
+        """Take up to ``most`` events (an EventsDropped first if some were dropped).
+
+        At most half the backlog is taken at once: taken events still count
+        against the limit, and the rest must stay droppable for ``drop_oldest``.
+        """
+        most = min(most, max(1, self.limit // 2))
         out: list[Event] = []
         if self.dropped:
             out.append(
