@@ -21,8 +21,15 @@ from phoenix_actors.actors.socket import (
     SocketClosedNotice,
     SocketOpenedNotice,
 )
-from phoenix_actors.actors.supervision import ChannelFinished, ChildFailed, ClientActor, Route
-from phoenix_actors.errors import ClientClosedError
+from phoenix_actors.actors.supervision import (
+    ChannelFinished,
+    ChildFailed,
+    ClientActor,
+    Crash,
+    CrashInjectedError,
+    Route,
+)
+from phoenix_actors.errors import ClientClosedError, PhoenixError
 from phoenix_actors.messages import (
     AddEvents,
     DropEvents,
@@ -58,7 +65,7 @@ __all__ = [
     "GetChannelInfo",
     "GetCountdown",
     "GetPushes",
-    "Rearm",
+    "Resync",
 ]
 
 
@@ -98,8 +105,8 @@ class GetCountdown(msgspec.Struct, frozen=True):
     match: Match
 
 
-class Rearm(msgspec.Struct, frozen=True):
-    """Arm every timer again (after the scheduler restarted)."""
+class Resync(msgspec.Struct, frozen=True):
+    """Rejoin now if joined: the server sends the presence state again."""
 
 
 class _ChannelTimer(msgspec.Struct, frozen=True):
@@ -110,14 +117,24 @@ class _ChannelTimer(msgspec.Struct, frozen=True):
 class ChannelActor(ClientActor):
     """The channel of one topic."""
 
-    def __init__(self, runtime: Runtime, topic: str, core: ChannelCore | None = None) -> None:
-        """Create the actor; ``core`` carries the state of a crashed predecessor."""
+    def __init__(
+        self,
+        runtime: Runtime,
+        topic: str,
+        core: ChannelCore | None = None,
+        inbox: list[Any] | None = None,
+    ) -> None:
+        """Create the actor; ``core`` and ``inbox`` are what a crashed predecessor left."""
         super().__init__()
         self.rt = runtime
         self.topic = topic
         self.owner = f"channel:{topic}"
         self.restarted = core is not None
         self.retiring = False
+        self.inherited = inbox
+        self.generation = -1
+        """The connection this channel last heard opened; its writes go to that one only."""
+        self._current: Any = None
         self._outbox: list[Message] = []
         if core is None:
             core = ChannelCore(
@@ -135,9 +152,17 @@ class ChannelActor(ClientActor):
     def on_start(self) -> None:
         """Learn whether the socket is open; after a restart, rejoin if wanted."""
         self.name_thread(f"channel:{self.topic}")
-        self.core.socket_open = self.rt.wire.open
-        if self.restarted and self.core.wants_join:
-            self._run(self.core.join(self.rt.clock.now()))
+        wire = self.rt.wire
+        self.generation = wire.generation
+        self.core.socket_open = wire.open
+        if self.restarted:
+            now = self.rt.clock.now()
+            if self.core.wants_join:
+                self._run(self.core.join(now))
+            elif self.core.leave_calls:  # it crashed while leaving: the leave ends now
+                self._run(self.core.leave(now))
+        self.replay_inbox()
+        if self._outbox:
             self._flush()
 
     def on_stop(self) -> None:
@@ -145,7 +170,7 @@ class ChannelActor(ClientActor):
         rt = self.rt
         if self._outbox:
             self._flush()
-        rt.tell(rt.scheduler, CancelOwner(self.owner))
+        rt.tell_child("scheduler", CancelOwner(self.owner))
         closed = ClientClosedError("the client stopped before this was answered")
         for call in self.core.pending_calls():
             call.set_exception(closed)
@@ -161,12 +186,23 @@ class ChannelActor(ClientActor):
                 envelope.reply_to.set_exception(exc_info=(ClientClosedError, closed, None))
 
     def on_failure(self, *args: object) -> None:
-        """Report the crash (with the state to restart from) to the supervisor."""
-        self.rt.tell(self.rt.scheduler, CancelOwner(self.owner))
+        """Report the crash to the supervisor with the state and the unread inbox.
+
+        The restarted actor rejoins (fresh join_ref), keeps the queued pushes
+        (in-flight ones queued again) and replays the inbox in order. An ask
+        whose command was being handled, and that the state does not hold,
+        is answered now with the error (exactly once).
+        """
+        rt = self.rt
+        inbox = self.take_inbox()
+        current = self._current
+        if isinstance(current, Call) and not self.core.holds_call(current.reply_to):
+            current.reply_to.set_exception(
+                PhoenixError(f"the channel of {self.topic!r} crashed handling this: {args[1]!r}")
+            )
+        rt.tell_child("scheduler", CancelOwner(self.owner))
         self.core.reset_for_restart()
-        self.rt.tell(
-            self.rt.supervisor, ChildFailed("channel", self.topic, repr(args[1]), self.core)
-        )
+        rt.tell(rt.supervisor, ChildFailed("channel", self.topic, repr(args[1]), self.core, inbox))
 
     def on_receive(self, message: Any) -> Any:
         """Handle one message; write queued frames once the inbox is empty.
@@ -174,6 +210,7 @@ class ChannelActor(ClientActor):
         Frames produced while more messages wait are written together with
         the next ones: a burst of pushes costs one socket write, not one each.
         """
+        self._current = message
         result = self._handle(message)
         if self._outbox and (len(self._outbox) >= OUTBOX_MAX or self.actor_inbox.empty()):
             self._flush()
@@ -217,7 +254,8 @@ class ChannelActor(ClientActor):
                 self._leave(now, message, None)
             case Call(command=command, reply_to=fut):
                 fut.set(self._handle(command))
-            case SocketOpenedNotice():
+            case SocketOpenedNotice(generation=generation):
+                self.generation = generation
                 self._run(core.socket_opened(now))
             case SocketClosedNotice(reason=reason, too_large=too_large):
                 self._run(core.socket_closed(now, reason, too_large))
@@ -242,9 +280,10 @@ class ChannelActor(ClientActor):
                 return list(core.pushes(where))  # type: ignore[arg-type]
             case GetCountdown(match=match):
                 return core.countdown(match, now)
-            case Rearm():
-                for name, at in core.armed_timers():
-                    self._run([Arm(name, at)])
+            case Resync():
+                self._run(core.resync(now))
+            case Crash():
+                raise CrashInjectedError(self.owner)
             case _:
                 log.warning("channel %s: unknown message %r", self.topic, type(message).__name__)
         return None
@@ -288,28 +327,34 @@ class ChannelActor(ClientActor):
                     call.set(result)
                 case Arm(name=name, at=at):
                     timer = _ChannelTimer(name, at)
-                    rt.tell(rt.scheduler, ArmTimer(self.owner, name, at, self.actor_ref, timer))
+                    rt.tell_child(
+                        "scheduler", ArmTimer(self.owner, name, at, self.actor_ref, timer)
+                    )
                 case Cancel(name=name):
-                    rt.tell(rt.scheduler, CancelTimer(self.owner, name))
+                    rt.tell_child("scheduler", CancelTimer(self.owner, name))
                 case Forward(message=msg, join_ref=join_ref):
                     forwarded += 1
-                    if not rt.tell(
-                        rt.presence, PresenceFrame(self.topic, msg, join_ref, frame_size)
-                    ):
+                    frame = PresenceFrame(self.topic, msg, join_ref, frame_size)
+                    if not rt.tell_child("presence", frame):
                         rt.inflow.release(frame_size)
                 case NeedSocket():
-                    rt.tell(rt.socket, EnsureConnected(self.actor_ref))
+                    rt.tell_child("socket", EnsureConnected(self.actor_ref))
                 case Finished():
                     self.retiring = True
-                    rt.tell(rt.presence, ForgetTopic(self.topic))
+                    rt.tell_child("presence", ForgetTopic(self.topic))
                     rt.tell(rt.supervisor, ChannelFinished(self.topic, self.actor_urn))
         return forwarded
 
     def _flush(self) -> None:
         batch, self._outbox = self._outbox, []
-        for msg, exc in self.rt.wire.send_many(batch):
+        failed, refused = self.rt.wire.send_many(batch, self.generation)
+        for msg, exc in failed:
             log.warning("channel %s: cannot encode %s: %s", self.topic, msg.event, exc)
             self._run(self.core.local_failure(msg.ref, str(exc)))
+        if refused:
+            # the connection is gone: nothing goes out with its join_ref; the
+            # pushes wait for the rejoin on the next one
+            self._run(self.core.unsent(batch))
 
 
 def _is_command(message: object) -> bool:

@@ -141,6 +141,7 @@ class EventDispatcher:
         self._subs: tuple[_Subscription, ...] = ()
         self._thread: threading.Thread | None = None
         self._running = True
+        self._finishing = False  # deliver what waits, then end (see finish())
 
     # --- subscribing -----------------------------------------------------------------
 
@@ -245,10 +246,12 @@ class EventDispatcher:
         while True:
             with cond:
                 work = self._work()
-                while not work and self._running:
+                while not work and self._running and not self._finishing:
                     cond.wait()
                     work = self._work()
-                if not self._running:
+                if not self._running or not work:
+                    self._running = False
+                    cond.notify_all()  # events() iterators end too
                     return
             for sub, events in work:
                 for event in events:
@@ -285,6 +288,14 @@ class EventDispatcher:
                 )
 
     # --- stopping ----------------------------------------------------------------------
+
+    def finish(self) -> None:
+        """End after delivering what is waiting (the client failed); never blocks."""
+        with self._cond:
+            self._finishing = True
+            if self._thread is None:  # no callbacks: only iterators, which drain themselves
+                self._running = False
+            self._cond.notify_all()
 
     def stop(self, timeout: float) -> bool:
         """Stop delivering: no callback starts after this returns; waiting events are dropped.

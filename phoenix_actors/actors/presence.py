@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from phoenix_actors.actors.runtime import Runtime, log
-from phoenix_actors.actors.supervision import ChildFailed, ClientActor
+from phoenix_actors.actors.supervision import ChildFailed, ClientActor, Crash, CrashInjectedError
 from phoenix_actors.errors import RemoteProtocolError
 from phoenix_actors.messages import (
     GetLastPresenceJoin,
@@ -52,22 +52,42 @@ class ForgetTopic(msgspec.Struct, frozen=True):
 class PresenceActor(ClientActor):
     """Holds one :class:`~phoenix_actors.protocol.presence.PresenceTracker` per topic."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        """Create an actor with no topics."""
+    def __init__(
+        self,
+        runtime: Runtime,
+        trackers: dict[str, core.PresenceTracker] | None = None,
+        inbox: list[Any] | None = None,
+    ) -> None:
+        """Create the actor; ``trackers`` and ``inbox`` are a crashed predecessor's."""
         super().__init__()
         self.rt = runtime
-        self.trackers: dict[str, core.PresenceTracker] = {}
+        self.inherited = inbox
+        # trackers are replaced whole on each frame, never changed in place, so
+        # a predecessor's are consistent even if it crashed mid-frame
+        self.trackers: dict[str, core.PresenceTracker] = dict(trackers or {})
+        self._current: Any = None
 
     def on_start(self) -> None:
-        """Name the thread."""
+        """Name the thread; handle what a crashed predecessor left unread."""
         self.name_thread("presence")
+        self.replay_inbox()
 
     def on_failure(self, *args: object) -> None:
-        """Report the crash to the supervisor."""
-        self.rt.tell(self.rt.supervisor, ChildFailed("presence", None, repr(args[1]), None))
+        """Report the crash with the trackers, the unread inbox and the topic it broke on.
+
+        The frame being handled is lost with the crash: its topic (if it was
+        a frame) is resynced by the supervisor (the channel rejoins, and the
+        server sends the whole state again).
+        """
+        inbox = self.take_inbox()
+        current = self._current
+        topic = current.topic if isinstance(current, PresenceFrame) else None
+        failure = ChildFailed("presence", topic, repr(args[1]), self.trackers, inbox)
+        self.rt.tell(self.rt.supervisor, failure)
 
     def on_receive(self, message: Any) -> Any:
         """Apply frames and answer the presence queries."""
+        self._current = message
         match message:
             case PresenceFrame(size=size):
                 try:
@@ -76,6 +96,8 @@ class PresenceActor(ClientActor):
                     self.rt.inflow.release(size)
             case ForgetTopic(topic=topic):
                 self.trackers.pop(topic, None)
+            case Crash():
+                raise CrashInjectedError("presence")
             case GetPresenceState(topic=topic):
                 return self._tracker(topic).presences()
             case GetPresenceDiffs(topic=topic):

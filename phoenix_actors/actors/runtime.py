@@ -12,12 +12,13 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import pykka
 
 from phoenix_actors.actors.dispatch import EventDispatcher
+from phoenix_actors.actors.supervision import Deliver
 from phoenix_actors.clock import Clock
 from phoenix_actors.errors import LocalProtocolError, TransportError
 from phoenix_actors.messages import ConnectOptions, JoinConfig, LeaveConfig
@@ -27,6 +28,9 @@ from phoenix_actors.transport.base import Transport, TransportFactory
 __all__ = ["FRAME_OVERHEAD", "Inflow", "RefCounter", "Runtime", "Wire", "log"]
 
 log = logging.getLogger("phoenix_actors")
+
+ChildKind = Literal["socket", "presence", "scheduler"]
+"""The children the supervisor keeps one of."""
 frame_log = logging.getLogger("phoenix_actors.frames")
 
 
@@ -104,17 +108,25 @@ class Wire:
         self.serializer: Serializer = V2JSONSerializer()
         self.open = False
         self.log_frames = False
+        self.generation = 0
+        """Counts connections: a write for an older one is refused (stale join_ref)."""
         self.largest: tuple[int, str, str] | None = None
         """``(size, topic, ref)`` of the largest frame written on this connection:
         the push a 1009 ("message too big") close is blamed on."""
 
-    def send_many(self, msgs: list[Message]) -> list[tuple[Message, LocalProtocolError]]:
-        """Encode and write ``msgs`` in one transport write.
+    def send_many(
+        self, msgs: list[Message], generation: int
+    ) -> tuple[list[tuple[Message, LocalProtocolError]], bool]:
+        """Encode and write ``msgs`` in one transport write, on connection ``generation``.
 
-        Returns the messages that could not be encoded (with why); the rest
-        are written if a transport is open, else dropped (the channel hears
-        of the close and its pushes time out or are retried).
+        Returns the messages that could not be encoded (with why), and
+        whether the write was refused: the connection the writer last saw
+        is gone or going (a newer generation, none open, or the transport
+        no longer takes frames). A refused writer keeps its pushes queued:
+        it is about to hear of the close, and rejoins before sending them.
         """
+        if generation != self.generation or not self.open or self.transport is None:
+            return [], True
         failed: list[tuple[Message, LocalProtocolError]] = []
         frames: list[tuple[bytes, bool]] = []
         encode = self.serializer.encode
@@ -132,15 +144,15 @@ class Wire:
             for m in msgs:
                 frame_log.debug("push %s %s (%s) %r", m.topic, m.event, m.ref, m.payload)
         transport = self.transport
-        if frames and transport is not None and self.open:
+        if frames and transport is not None:
             try:
                 if len(frames) == 1:
                     transport.send(*frames[0])
                 else:
                     transport.send_many(frames)
             except TransportError:
-                pass
-        return failed
+                return failed, True
+        return failed, False
 
 
 @dataclass(eq=False)
@@ -179,6 +191,30 @@ class Runtime:
     def default_timeout(self) -> float:
         """The socket's default push / join / leave timeout, in seconds."""
         return float(self.option("timeout", 10.0))
+
+    def __post_init__(self) -> None:
+        """Create the condition the supervisor notifies after each restart."""
+        self._changed = threading.Condition(threading.Lock())
+
+    def children_changed(self) -> None:
+        """Wake callers waiting for a restarted child (the supervisor calls this)."""
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_for_child(
+        self, kind: ChildKind, dead: pykka.ActorRef[Any], timeout: float
+    ) -> pykka.ActorRef[Any] | None:
+        """Wait up to ``timeout`` s for child ``kind`` to be other than ``dead``."""
+        with self._changed:
+            self._changed.wait_for(lambda: getattr(self, kind) is not dead, timeout)
+        ref: pykka.ActorRef[Any] | None = getattr(self, kind)
+        return None if ref is dead else ref
+
+    def tell_child(self, kind: ChildKind, message: Any) -> bool:
+        """Tell child ``kind`` ``message``; while it is down, the supervisor holds it."""
+        if self.tell(getattr(self, kind), message):
+            return True
+        return self.tell(self.supervisor, Deliver(kind, message))
 
     def tell(self, ref: pykka.ActorRef[Any] | None, message: Any) -> bool:
         """Tell ``ref`` ``message`` if it is alive; return whether it was delivered."""

@@ -24,7 +24,7 @@ import msgspec
 import pykka
 
 from phoenix_actors.actors.runtime import Runtime, log
-from phoenix_actors.actors.supervision import ChildFailed, ClientActor
+from phoenix_actors.actors.supervision import ChildFailed, ClientActor, Crash, CrashInjectedError
 
 __all__ = ["ArmTimer", "CancelOwner", "CancelTimer", "GetDeadline", "RetrySchedulerActor"]
 
@@ -108,13 +108,26 @@ class _Ticker:
 class RetrySchedulerActor(ClientActor):
     """Owns every timer: heartbeats, push and join timeouts, rejoin, reconnect, retries."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        """Create the scheduler for one client."""
+    def __init__(
+        self,
+        runtime: Runtime,
+        timers: dict[tuple[str, str], ArmTimer] | None = None,
+        inbox: list[Any] | None = None,
+    ) -> None:
+        """Create the scheduler for one client.
+
+        ``timers`` and ``inbox`` are a crashed predecessor's: every timer it
+        held fires at its original deadline, then its unread messages are handled.
+        """
         super().__init__()
         self.rt = runtime
-        self._timers: dict[tuple[str, str], ArmTimer] = {}
-        self._heap: list[tuple[float, int, tuple[str, str]]] = []
+        self.inherited = inbox
+        self._timers: dict[tuple[str, str], ArmTimer] = dict(timers or {})
         self._seq = itertools.count()
+        self._heap: list[tuple[float, int, tuple[str, str]]] = [
+            (t.at, next(self._seq), key) for key, t in self._timers.items()
+        ]
+        heapq.heapify(self._heap)
         self._ticker: _Ticker | None = None
         self._listener: Any = None
 
@@ -133,6 +146,8 @@ class RetrySchedulerActor(ClientActor):
             add_listener(listener)
         else:
             self._ticker = _Ticker(self.rt, self.actor_ref)
+        self.replay_inbox()
+        self._fire_due()
 
     def on_stop(self) -> None:
         """Stop the ticker thread or detach from the manual clock."""
@@ -142,9 +157,11 @@ class RetrySchedulerActor(ClientActor):
             self.rt.clock.remove_listener(self._listener)  # type: ignore[attr-defined]
 
     def on_failure(self, *args: object) -> None:
-        """Stop the ticker and report the crash to the supervisor."""
+        """Stop the ticker; report the crash with every armed timer and the unread inbox."""
+        inbox = self.take_inbox()
         self.on_stop()
-        self.rt.tell(self.rt.supervisor, ChildFailed("scheduler", None, repr(args[1]), None))
+        failure = ChildFailed("scheduler", None, repr(args[1]), dict(self._timers), inbox)
+        self.rt.tell(self.rt.supervisor, failure)
 
     def on_receive(self, message: Any) -> Any:
         """Arm, cancel, fire and answer deadline queries."""
@@ -161,6 +178,8 @@ class RetrySchedulerActor(ClientActor):
                     del self._timers[key]
             case _Tick():
                 self._fire_due()
+            case Crash():
+                raise CrashInjectedError("scheduler")
             case GetDeadline(owner=owner, name=name):
                 timer = self._timers.get((owner, name))
                 return None if timer is None else timer.at

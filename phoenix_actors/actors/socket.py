@@ -18,7 +18,7 @@ import pykka
 
 from phoenix_actors.actors.runtime import FRAME_OVERHEAD, Runtime, frame_log, log
 from phoenix_actors.actors.scheduler import ArmTimer, CancelTimer
-from phoenix_actors.actors.supervision import ChildFailed, ClientActor
+from phoenix_actors.actors.supervision import ChildFailed, ClientActor, Crash, CrashInjectedError
 from phoenix_actors.errors import ConnectError, FrameError, PhoenixError, TransportError
 from phoenix_actors.messages import (
     AddConnectOptions,
@@ -91,7 +91,9 @@ class EnsureConnected(msgspec.Struct, frozen=True):
 
 
 class SocketOpenedNotice(msgspec.Struct, frozen=True):
-    """Told to every channel when the socket opens."""
+    """Told to every channel when the socket opens: connection ``generation``."""
+
+    generation: int = 0
 
 
 class SocketClosedNotice(msgspec.Struct, frozen=True):
@@ -219,10 +221,14 @@ def _public_url(url: str) -> str:
 class SocketActor(ClientActor):
     """Owns the transport; runs heartbeats and the reconnect schedule."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        """Create the socket actor (it connects only when asked)."""
+    def __init__(self, runtime: Runtime, inbox: list[Any] | None = None) -> None:
+        """Create the socket actor (it connects only when asked).
+
+        ``inbox``: what a crashed predecessor left unread, handled first.
+        """
         super().__init__()
         self.rt = runtime
+        self.inherited = inbox
         self.core = self._new_core()
         self.transport: Transport | None = None
         self._sink: _Sink | None = None
@@ -244,8 +250,9 @@ class SocketActor(ClientActor):
     # --- lifecycle -----------------------------------------------------------------
 
     def on_start(self) -> None:
-        """Name the thread."""
+        """Name the thread; handle what a crashed predecessor left unread."""
         self.name_thread("socket")
+        self.replay_inbox()
 
     def on_stop(self) -> None:
         """Close the transport and wait (bounded) for every reader thread to end."""
@@ -256,10 +263,31 @@ class SocketActor(ClientActor):
         self._retired.clear()
 
     def on_failure(self, *args: object) -> None:
-        """Close the transport, then report the crash to the supervisor."""
+        """Close the transport, tell everyone the connection is gone, report the crash.
+
+        The restarted actor opens a new connection if this one was wanted;
+        the channels, told now, rejoin on it with fresh join_refs.
+        """
+        rt = self.rt
+        inbox = self.take_inbox()
+        live = self.transport is not None
         self.on_stop()
-        wanted = self.core.state is not ConnState.CLOSED and not self.core.close_was_clean
-        self.rt.tell(self.rt.supervisor, ChildFailed("socket", None, repr(args[1]), wanted))
+        wanted = not self.core.close_was_clean and (
+            live or self.core.state is not ConnState.CLOSED or self.core.reconnect_at is not None
+        )
+        if live:
+            rt.events.emit(
+                SocketClosed(
+                    code=1006,
+                    reason="socket actor restarted",
+                    was_clean=False,
+                    will_reconnect=wanted,
+                )
+            )
+        notice = SocketClosedNotice("connection_closed")
+        for channel in list(rt.registry.values()):
+            rt.tell(channel, notice)
+        rt.tell(rt.supervisor, ChildFailed("socket", None, repr(args[1]), wanted, inbox))
 
     # --- messages ------------------------------------------------------------------
 
@@ -267,6 +295,8 @@ class SocketActor(ClientActor):
         """Dispatch commands, queries, transport callbacks and timers."""
         now = self.rt.clock.now()
         match message:
+            case Crash():
+                raise CrashInjectedError("socket")
             case _PhoenixReply(message=msg, size=size):
                 self.rt.inflow.release(size)
                 self._run(self.core.heartbeat_reply(now, msg.ref))
@@ -313,7 +343,7 @@ class SocketActor(ClientActor):
             case _Opened() | _Failed() | _Closed():
                 pass  # a callback from a transport we already let go of
             case EnsureConnected(channel=channel) if self.core.state is ConnState.OPEN:
-                self.rt.tell(channel, SocketOpenedNotice())
+                self.rt.tell(channel, SocketOpenedNotice(self.rt.wire.generation))
             case Connect() | EnsureConnected():
                 self._run(self.core.connect(now))
             case Disconnect(code=code, reason=reason):
@@ -385,18 +415,22 @@ class SocketActor(ClientActor):
         for eff in effects:
             match eff:
                 case SendFrame(message=msg):
-                    rt.wire.send_many([msg])
+                    rt.wire.send_many([msg], rt.wire.generation)
                 case Rearm(name=name, at=at):
                     timer = _SocketTimer(name, at)
-                    rt.tell(rt.scheduler, ArmTimer("socket", name, at, self.actor_ref, timer))
+                    rt.tell_child("scheduler", ArmTimer("socket", name, at, self.actor_ref, timer))
                 case Stop(name=name):
-                    rt.tell(rt.scheduler, CancelTimer("socket", name))
+                    rt.tell_child("scheduler", CancelTimer("socket", name))
                 case OpenTransport(kind=kind):
                     self._open(kind)
                 case CloseTransport(code=code, reason=reason):
                     self._close_transport(code, reason)
                 case NotifyChannels(opened=opened, reason=reason):
-                    notice = SocketOpenedNotice() if opened else SocketClosedNotice(reason)
+                    notice = (
+                        SocketOpenedNotice(rt.wire.generation)
+                        if opened
+                        else SocketClosedNotice(reason)
+                    )
                     blamed = self._too_large
                     for topic, channel in list(rt.registry.items()):
                         if blamed is not None and blamed[0] == topic:
@@ -457,6 +491,7 @@ class SocketActor(ClientActor):
         rt.wire.transport = transport
         rt.wire.open = False
         rt.wire.largest = None
+        rt.wire.generation += 1
         self._emit_state()
         transport.open()
 

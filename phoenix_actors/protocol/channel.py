@@ -719,6 +719,43 @@ class ChannelCore:
         ]
         return max(0, math.ceil(min(waits))) if waits else None
 
+    def unsent(self, msgs: Iterable[Message]) -> list[Effect]:
+        """Frames handed to the socket were refused (its connection is gone): take them back.
+
+        Pushes go back to the queue in their order, their timeouts still
+        running; a refused join waits for the socket again. Nothing is sent
+        until the rejoin on the next connection.
+        """
+        requeued = False
+        for msg in msgs:
+            ref = msg.ref
+            if ref is None:
+                continue
+            rec = self._in_flight.pop(ref, None)
+            if rec is not None:
+                rec.where, rec.ref = "queued", None
+                self._queue[rec.id] = rec
+                requeued = True
+            elif ref == self.join_push_ref:
+                self.join_push_ref = None
+        if requeued:
+            self._queue = dict(sorted(self._queue.items()))
+        return self._take()
+
+    def resync(self, now: float) -> list[Effect]:
+        """Rejoin now if joined, so the server sends the whole (presence) state again."""
+        if self.wants_join and self.status is ChannelStatus.JOINED and self.socket_open:
+            self._rejoin(now)
+        return self._take()
+
+    def holds_call(self, call: Any) -> bool:
+        """Whether ``call`` (an ask) waits on this state: it will be answered from it."""
+        return (
+            call in self.join_calls
+            or call in self.leave_calls
+            or any(r.call is call for r in self._pushes.values())
+        )
+
     def pending_calls(self) -> list[Any]:
         """Every ask still waiting on this channel (to fail them when it stops)."""
         calls = [*self.join_calls, *self.leave_calls]
@@ -727,10 +764,6 @@ class ChannelCore:
         for rec in self._pushes.values():
             rec.call = None
         return calls
-
-    def armed_timers(self) -> list[tuple[str, float]]:
-        """The timers this channel has armed, as ``(name, at)``."""
-        return list(self._armed.items())
 
     @property
     def queued(self) -> bool:
