@@ -33,7 +33,7 @@ from phoenix_actors.actors.channel import (
 )
 from phoenix_actors.actors.dispatch import DEFAULT_BACKLOG, EventDispatcher, Overflow, Subscriber
 from phoenix_actors.actors.reply import GUARD_MARGIN, Reply
-from phoenix_actors.actors.runtime import Runtime
+from phoenix_actors.actors.runtime import ChildKind, Runtime
 from phoenix_actors.actors.supervision import Fanout, Route
 from phoenix_actors.actors.supervisor import Ping, ResetChannels, Supervisor
 from phoenix_actors.clock import Clock, MonotonicClock
@@ -406,6 +406,16 @@ class Client:
     def _any(self, where: tuple[str, ...], match: Match, deadline: _Deadline) -> bool:
         return any(match(p) for w in where for ps in self._pushes(w, deadline).values() for p in ps)
 
+    def _to_supervisor(self, msg: Any, deadline: _Deadline, *, wait: bool) -> Any:
+        if not wait:
+            if not self._rt.tell(self._supervisor, msg):
+                raise ClientClosedError("the client is stopped")
+            return None
+        try:
+            return self._wait(self._supervisor.ask(msg, block=False), deadline.left())
+        except pykka.ActorDeadError as exc:
+            raise ClientClosedError("the client is stopped") from exc
+
     def _check_size(self, push: Push) -> None:
         limit = self._rt.option("max_push_size", None)
         if limit is None:
@@ -462,7 +472,7 @@ class Client:
                 if reset:
                     # in order, each by tell (or ask, for an ask): the socket closes,
                     # the channels go, then options and params are forgotten
-                    self._actor(self._supervisor, ResetChannels(), deadline, wait=wait)
+                    self._to_supervisor(ResetChannels(), deadline, wait=wait)
                     self._socket(SetConnectOptions(ConnectOptions()), deadline, wait=wait)
                     self._socket(SetConnectParams({}), deadline, wait=wait)
                 return result
@@ -472,7 +482,7 @@ class Client:
             case _ if isinstance(msg, (_SOCKET_COMMANDS, _SOCKET_QUERIES)):
                 return self._socket(msg, deadline, wait=wait)
             case _ if isinstance(msg, _PRESENCE_QUERIES):
-                return self._actor(self._presence(), msg, deadline, wait=True)
+                return self._child("presence", msg, deadline, wait=True)
             case Query():
                 return self._query(msg, deadline)
             case _:
@@ -480,28 +490,33 @@ class Client:
                     f"not a phoenix_actors command or query: {type(msg).__name__}"
                 )
 
-    def _actor(self, ref: pykka.ActorRef[Any], msg: Any, deadline: _Deadline, *, wait: bool) -> Any:
-        if wait:
+    def _child(self, kind: ChildKind, msg: Any, deadline: _Deadline, *, wait: bool) -> Any:
+        """Send to the socket or presence actor; while it restarts, wait for the new one."""
+        rt = self._rt
+        if not wait:
+            if not rt.tell_child(kind, msg):
+                raise ClientClosedError("the client is stopped")
+            return None
+        while True:
+            ref = getattr(rt, kind)
+            if ref is None:
+                raise ClientClosedError(f"the {kind} actor is not running")
             try:
-                future = ref.ask(msg, block=False)
-            except pykka.ActorDeadError as exc:
-                raise ClientClosedError("the actor that had to answer has stopped") from exc
-            return self._wait(future, deadline.left())
-        if not self._rt.tell(ref, msg):
-            raise ClientClosedError("the actor that had to take this has stopped")
-        return None
+                return self._wait(ref.ask(msg, block=False), deadline.left())
+            except (pykka.ActorDeadError, ClientClosedError) as exc:
+                # it crashed (or stopped): wait for its restart, within the deadline
+                dead: pykka.ActorRef[Any] = ref
+
+                def replaced(dead: pykka.ActorRef[Any] = dead) -> bool:
+                    return getattr(rt, kind) is not dead or not self._supervisor.is_alive()
+
+                budget = deadline.left(rt.default_timeout + ASK_MARGIN) or 0.0
+                if not rt.wait_until(replaced, budget) or not self._supervisor.is_alive():
+                    msg_ = f"the {kind} actor stopped and was not restarted"
+                    raise ClientClosedError(msg_) from exc
 
     def _socket(self, msg: Any, deadline: _Deadline, *, wait: bool) -> Any:
-        ref = self._rt.socket
-        if ref is None:
-            raise ClientClosedError("the socket actor is not running")
-        return self._actor(ref, msg, deadline, wait=wait)
-
-    def _presence(self) -> pykka.ActorRef[Any]:
-        ref = self._rt.presence
-        if ref is None:
-            raise ClientClosedError("the presence actor is not running")
-        return ref
+        return self._child("socket", msg, deadline, wait=wait)
 
     def _query(self, msg: Query, deadline: _Deadline) -> Any:
         match msg:

@@ -201,14 +201,10 @@ class Runtime:
         with self._changed:
             self._changed.notify_all()
 
-    def wait_for_child(
-        self, kind: ChildKind, dead: pykka.ActorRef[Any], timeout: float
-    ) -> pykka.ActorRef[Any] | None:
-        """Wait up to ``timeout`` s for child ``kind`` to be other than ``dead``."""
+    def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait up to ``timeout`` s, woken at each restart, until ``predicate()`` holds."""
         with self._changed:
-            self._changed.wait_for(lambda: getattr(self, kind) is not dead, timeout)
-        ref: pykka.ActorRef[Any] | None = getattr(self, kind)
-        return None if ref is dead else ref
+            return self._changed.wait_for(predicate, timeout)
 
     def tell_child(self, kind: ChildKind, message: Any) -> bool:
         """Tell child ``kind`` ``message``; while it is down, the supervisor holds it."""

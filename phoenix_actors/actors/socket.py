@@ -480,6 +480,9 @@ class SocketActor(ClientActor):
             connect_timeout=rt.default_timeout,
             ssl_context=rt.option("ssl_context", None),
             max_frame_size=rt.option("max_frame_size", 10_000_000),
+            # a peer that stops reading fails the connection as a lost one would
+            write_timeout=rt.option("write_timeout", None)
+            or float(rt.option("heartbeat_interval", 30.0)),
             name=f"{rt.name}-transport",
         )
         factory = rt.transport_factory if kind == "websocket" else rt.longpoll_factory

@@ -115,14 +115,17 @@ class Supervisor(ClientActor):
                 if not rt.tell(getattr(rt, kind), inner):
                     self._hold(kind, inner)
             case Fanout(message=inner, reply=None):
-                for ref in list(rt.registry.values()):
-                    rt.tell(ref, inner)
+                for topic, ref in list(rt.registry.items()):
+                    if not rt.tell(ref, inner):
+                        self._hold(f"channel:{topic}", inner)
             case Fanout(message=inner, reply=reply):
                 replies = []
-                for ref in list(rt.registry.values()):
+                for topic, ref in list(rt.registry.items()):
                     child = Reply()
-                    if rt.tell(ref, Call(inner, child)):
-                        replies.append(child)
+                    call = Call(inner, child)
+                    if not rt.tell(ref, call):
+                        self._hold(f"channel:{topic}", call)  # crashed: its restart answers
+                    replies.append(child)
                 reply.set(replies)
             case ChannelFinished(topic=topic, urn=urn):
                 finished = rt.registry.get(topic)

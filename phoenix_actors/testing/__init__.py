@@ -1,4 +1,4 @@
-"""Public test kit: a manual clock, an in-memory transport, an event recorder.
+"""Public test kit: a manual clock, an in-memory transport, an event recorder, crash injection.
 
 The pytest fixture ``phoenix_server`` (a bundled loopback server) comes from
 the plugin :mod:`phoenix_actors.testing.plugin`, registered on install.
@@ -7,7 +7,8 @@ the plugin :mod:`phoenix_actors.testing.plugin`, registered on install.
 from __future__ import annotations
 
 from phoenix_actors.testing.clock import FakeClock
+from phoenix_actors.testing.crash import crash
 from phoenix_actors.testing.recorder import EventRecorder
 from phoenix_actors.testing.transport import MemoryNetwork, MemoryTransport
 
-__all__ = ["EventRecorder", "FakeClock", "MemoryNetwork", "MemoryTransport"]
+__all__ = ["EventRecorder", "FakeClock", "MemoryNetwork", "MemoryTransport", "crash"]
