@@ -253,7 +253,9 @@ def test_every_thread_of_a_client_carries_its_unique_name(
             for part in ("supervisor", "socket", "presence", "scheduler", f"channel:{TOPIC}"):
                 assert f"{c.name}-{part}" in mine, (part, sorted(mine))
             assert f"{c.name}-events" in mine
-        held_open = [t.name for t in threading.enumerate() if t.name.startswith("phoenix-") and not t.daemon]
+        held_open = [
+            t.name for t in threading.enumerate() if t.name.startswith("phoenix-") and not t.daemon
+        ]
         assert held_open == []
     finally:
         a.stop()

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from phoenix_actors.actors.channel import ChannelActor
+from phoenix_actors.actors.channel import Call, ChannelActor
+from phoenix_actors.actors.reply import Reply
 from phoenix_actors.actors.runtime import Wire
 from phoenix_actors.actors.supervision import Crash
 from phoenix_actors.actors.supervisor import Supervisor
@@ -96,7 +97,9 @@ def test_a_scheduler_restart_keeps_every_timer_at_its_deadline(
     clock.advance(25.0)  # t=30: the heartbeat goes out, nobody answers
     wait_armed(client, "socket", "heartbeat", 60.0)
     clock.advance(30.0)
-    closed = recorder.wait_for(SocketClosed, lambda e: e.reason == "heartbeat timeout", timeout=WAIT)
+    closed = recorder.wait_for(
+        SocketClosed, lambda e: e.reason == "heartbeat timeout", timeout=WAIT
+    )
     assert closed.will_reconnect
 
 
@@ -104,25 +107,17 @@ def test_a_channel_crash_replays_its_inbox_in_order_and_answers_every_ask_once(
     client: Client, network: MemoryNetwork, recorder: EventRecorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server, first = joined_client(client, network, recorder)
-    answers: list[Any] = []
-    with hold(monkeypatch, ChannelActor, lambda m: isinstance(m, Push) and m.event == "gate") as held:
+    gate = lambda m: isinstance(m, Push) and m.event == "gate"  # noqa: E731
+    ref = client._rt.registry[TOPIC]
+    with hold(monkeypatch, ChannelActor, gate) as held:
         client.tell(Push(TOPIC, "gate"))  # the channel stops on this one, inbox filling behind
         assert held.wait(WAIT)
-        crasher = threading.Thread(target=crash, args=(client, f"channel:{TOPIC}"), name="crasher")
-        crasher.start()  # the crash message waits in the inbox, behind "gate"
-        ref = client._rt.registry[TOPIC]
-        while ref.actor_inbox.empty():  # barrier: the Crash is queued before what follows
-            held.wait(0.001)
+        ref.tell(Crash())  # what crash() sends: queued behind "gate", before what follows
         for n in range(3):
             client.tell(Push(TOPIC, f"p{n}"))
-        asker = threading.Thread(
-            target=lambda: answers.append(client.ask(Push(TOPIC, "asked"))), name="asker"
-        )
-        asker.start()
-        while ref.actor_inbox.qsize() < 5:
-            held.wait(0.001)
-    crasher.join(WAIT)
-    assert not crasher.is_alive()
+        asked = Reply()
+        ref.tell(Call(Push(TOPIC, "asked"), asked))  # what client.ask sends
+    assert client._rt.wait_until(lambda: client._rt.registry.get(TOPIC) is not ref, WAIT)
     rejoin = server.expect_join(TOPIC, timeout=WAIT)
     assert rejoin.join_ref != first.join_ref
     server.reply(rejoin, "ok", {})
@@ -130,8 +125,7 @@ def test_a_channel_crash_replays_its_inbox_in_order_and_answers_every_ask_once(
     for msg in sent:
         assert msg.join_ref == rejoin.join_ref
         server.reply(msg, "ok", {"event": msg.event})
-    asker.join(WAIT)
-    assert [type(a) for a in answers] == [PushOk]
+    assert isinstance(asked.wait(WAIT), PushOk)
     recorder.wait_for(PushOk, lambda e: e.push.event == "asked", timeout=WAIT)
     oks = [e.push.event for e in recorder.of_type(PushOk)]
     assert oks == ["p0", "p1", "p2", "asked"]  # one outcome each, in order
@@ -171,7 +165,8 @@ def test_an_ask_to_a_restarting_socket_waits_for_the_new_one(
         )
         asker.start()
     asker.join(WAIT)
-    assert answers and isinstance(answers[0], list)
+    assert len(answers) == 1
+    assert isinstance(answers[0], list)
     network.wait_for_transport(timeout=WAIT).expect_join(TOPIC, timeout=WAIT)
 
 
