@@ -143,9 +143,11 @@ def test_reply_waits_past_its_margin_once_a_deadline_is_announced(
     monkeypatch.setattr(reply_module, "GUARD_MARGIN", 0.05)
     late = Reply()
     late.expect_within(0.5)
-    setter = threading.Thread(
-        target=lambda: (threading.Event().wait(0.2), late.set("answer")), name="late-setter"
-    )
+    def answer_late() -> None:
+        threading.Event().wait(0.2)  # an actor slower than the margin, within its deadline
+        late.set("answer")
+
+    setter = threading.Thread(target=answer_late, name="late-setter")
     setter.start()
     assert late.wait() == "answer"
     setter.join(WAIT)
