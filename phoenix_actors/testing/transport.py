@@ -168,7 +168,14 @@ class MemoryTransport(TransportLifecycle):
             self._thread = self._start_thread(self._run, name)
 
     def send(self, data: bytes, binary: bool) -> None:  # noqa: FBT001
-        """Record one frame the client sends.
+        """Record one frame the client sends; never blocks.
+
+        The test reads what was sent at its own pace, so this twin's
+        outgoing buffer is never full: ``options.write_timeout`` and
+        ``max_buffered`` are not enforced. To play a peer that stopped
+        reading, :meth:`fail` with the
+        :class:`~phoenix_actors.errors.ConnectionLostError` the real
+        transport reports (``on_error``, then ``on_close(1006)``).
 
         Raises:
             ConnectionLostError: the transport is not open.
@@ -181,7 +188,7 @@ class MemoryTransport(TransportLifecycle):
             self._cond.notify_all()
 
     def send_many(self, frames: Sequence[tuple[bytes, bool]]) -> None:
-        """Record several frames, in order, atomically.
+        """Record several frames, in order, atomically; never blocks (as :meth:`send`).
 
         Raises:
             ConnectionLostError: the transport is not open.

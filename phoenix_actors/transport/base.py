@@ -9,6 +9,14 @@ runs on the transport's own thread, in this order::
     on_error           optional, at most once, before on_close
     on_close           exactly once, last
 
+:meth:`Transport.send` never blocks: what the network does not take at once
+waits in a bounded outgoing buffer that the transport's own thread drains.
+A peer that stops reading fails the connection like a lost one, once
+``TransportOptions.write_timeout`` passes or the buffer would grow over
+``TransportOptions.max_buffered`` (``on_error(ConnectionLostError)``, then
+``on_close(1006, ..., clean=False)``; the long-poll transport closes with
+1011, see :mod:`phoenix_actors.transport.longpoll`).
+
 Two implementations share the interface, as in httpcore's backends and its
 ``MockStream``: :class:`phoenix_actors.transport.WebSocketTransport` (real
 sockets, websocket-client) and
@@ -17,13 +25,19 @@ sockets, websocket-client) and
 
 from __future__ import annotations
 
+import math
 import ssl
 from collections.abc import Callable, Sequence
 from typing import Literal, Protocol
 
 import msgspec
 
-from phoenix_actors.errors import ConnectError, PayloadTooLargeError, TransportError
+from phoenix_actors.errors import (
+    ConnectError,
+    InvalidArgumentError,
+    PayloadTooLargeError,
+    TransportError,
+)
 
 __all__ = [
     "FrameTooLargeError",
@@ -82,6 +96,43 @@ class TransportOptions(msgspec.Struct, frozen=True, kw_only=True):
     """Largest incoming message in bytes; a bigger one closes with 1009."""
     name: str = "phoenix-transport"
     """Prefix of the reader thread's name (``f"{name}-{n}"``)."""
+    write_timeout: float | None = 30.0
+    """Seconds a byte handed to :meth:`Transport.send` may wait unsent; None: no limit.
+
+    "Sent" means taken by the operating system (written to the socket). When
+    the oldest byte still in the outgoing buffer has waited longer, the
+    connection fails: ``on_error(ConnectionLostError("write deadline of N s
+    passed with M bytes unsent"))``, then ``on_close(1006, ..., clean=False)``
+    (after :meth:`Transport.close`, only the ``on_close``: the close was asked
+    for). The websocket transport enforces it even when nothing is readable.
+    The long-poll transport ignores it: each of its requests is bounded by
+    its ``longpoller_timeout`` instead.
+    """
+    max_buffered: int | None = 64 * 1024 * 1024
+    """Bytes the outgoing buffer may hold; None: no limit.
+
+    The buffer holds what :meth:`Transport.send` accepted and the network has
+    not taken yet (websocket: encoded frames the socket did not accept;
+    long-poll: frames not yet in a POST, counted as their encoded size). A
+    send that would take it over the limit is refused with
+    :class:`ConnectionLostError` and fails the connection:
+    ``on_error(ConnectionLostError("... outgoing buffer over max_buffered=N
+    ..."))``, then ``on_close`` (1006 for the websocket, 1011 for long-poll),
+    not clean. A websocket's one close frame is never refused.
+    """
+
+    def __post_init__(self) -> None:
+        """Check the limits: a timeout is finite seconds > 0, a size an int >= 1.
+
+        Raises:
+            InvalidArgumentError: ``write_timeout`` or ``max_buffered`` is out of range.
+        """
+        timeout = self.write_timeout
+        if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+            raise InvalidArgumentError(f"write_timeout must be > 0 seconds, got {timeout!r}")
+        size = self.max_buffered
+        if size is not None and (isinstance(size, bool) or size < 1):
+            raise InvalidArgumentError(f"max_buffered must be >= 1 bytes, got {size!r}")
 
 
 class TransportSink(Protocol):
@@ -138,23 +189,30 @@ class Transport(Protocol):
         ...
 
     def send(self, data: bytes, binary: bool) -> None:  # noqa: FBT001
-        """Send one frame; thread-safe.
+        """Send one frame; thread-safe; never blocks on the network.
+
+        What the network does not take at once waits in the outgoing buffer,
+        sent whole and in order by the transport's thread (see
+        ``TransportOptions.write_timeout`` and ``max_buffered``).
 
         Raises:
-            ConnectionLostError: the transport is not open.
+            ConnectionLostError: the transport is not open, or the outgoing
+                buffer is full (the frame is not accepted, and the connection
+                fails: ``on_error`` and ``on_close`` follow).
         """
         ...
 
     def send_many(self, frames: Sequence[tuple[bytes, bool]]) -> None:
-        """Send ``(data, binary)`` frames in order, under one lock acquisition.
+        """Send ``(data, binary)`` frames in order, under one lock acquisition; never blocks.
 
         Raises:
-            ConnectionLostError: the transport is not open.
+            ConnectionLostError: the transport is not open, or the outgoing
+                buffer is full (as :meth:`send`).
         """
         ...
 
     def close(self, code: int = 1000, reason: str = "") -> None:
-        """Start the close handshake; non-blocking and idempotent.
+        """Start the close handshake; never blocks, idempotent.
 
         ``on_close`` follows from the reader thread.
         """

@@ -376,3 +376,21 @@ def test_close_all_ends_every_thread(sink: Recorder) -> None:
     network.close_all(timeout=2.0)
     assert all(t.join(0.0) for t in transports)
     assert all(t.ready_state == "closed" for t in transports)
+
+
+def test_the_outgoing_limits_are_accepted_and_never_refuse_a_frame(
+    network: MemoryNetwork, sink: Recorder
+) -> None:
+    transport = opened(network, sink, write_timeout=0.01, max_buffered=10)
+    transport.send(b"x" * 100, True)  # over max_buffered: the test reads at its own pace
+    transport.send_many([(b"y" * 100, True)] * 3)
+    assert len(transport.sent) == 4
+    assert transport.ready_state == "open"
+    transport.fail(ConnectionLostError("outgoing buffer over max_buffered=10 bytes"))
+    assert sink.wait_kind("close") == (
+        "close",
+        1006,
+        "outgoing buffer over max_buffered=10 bytes",
+        False,
+    )
+    assert sink.kinds() == ["open", "error", "close"]
