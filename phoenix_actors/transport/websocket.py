@@ -1,14 +1,32 @@
-"""WebSocketTransport: a websocket client connection with its own reader thread.
+"""WebSocketTransport: a websocket client connection with its own I/O thread.
 
 websocket-client opens the connection (TCP, TLS, proxies, the HTTP upgrade);
-after that this module frames and reads the socket itself, for four reasons:
+after that this module frames, writes and reads the socket itself:
 
-* **bounded close**: the reader waits on the socket *and* a wake-up pair, so
-  :meth:`WebSocketTransport.close` wakes it and it gives up after a grace
-  period even when the peer never answers (a blocked ``recv`` cannot be
-  interrupted otherwise, and a socket timeout would also cut slow sends);
-* **size limit before buffering**: ``max_frame_size`` is checked against the
-  frame header, before the payload is read;
+* **sends never block**: :meth:`~WebSocketTransport.send` of a small frame
+  with nothing queued encodes it and tries one non-blocking write on the
+  caller's thread (low latency), leaving what the socket did not take in a
+  bounded outgoing buffer. Frames sent while others wait, and sends of
+  64 KiB or more, are queued unencoded: the I/O thread masks them when
+  their turn comes, so an actor never pays for masking megabytes. The I/O
+  thread, which waits on the socket *and* a wake-up pair, also waits for
+  writability while that buffer is not empty and drains it. One writer at
+  a time (the transport lock), so frames go out whole and in order, the
+  close frame after everything queued before it. With TLS a write that
+  raised ``SSLWantWriteError`` is retried with the same buffer, as OpenSSL
+  requires, and reads take the lock too (an ``SSLSocket`` is not safe for
+  a concurrent read and write);
+* **every wait has a deadline**: a byte unsent for
+  ``TransportOptions.write_timeout`` seconds, or a send that would take the
+  buffer over ``max_buffered``, fails the connection
+  (``on_error(ConnectionLostError)``, ``on_close(1006)``);
+  :meth:`~WebSocketTransport.close` only queues the close frame and wakes
+  the I/O thread, which gives up after a grace period even when the peer
+  never answers (a blocked ``recv`` cannot be interrupted otherwise);
+* **incoming limits before buffering**: ``max_frame_size`` is checked against
+  the frame header, before the payload is read (close 1009); a text message
+  that is not UTF-8 closes with 1007 (RFC 6455 section 8.1) and is never
+  delivered;
 * **fewer syscalls**: one ``recv`` reads many frames, one ``send`` writes
   a whole :meth:`~WebSocketTransport.send_many` batch;
 * **no secrets in logs**: subprotocols travel as a plain header and are
@@ -30,6 +48,7 @@ import socket
 import ssl
 import struct
 import threading
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Final, NoReturn
@@ -60,7 +79,7 @@ __all__ = ["CLOSE_GRACE", "WebSocketTransport", "websocket_transport_factory"]
 _log = logging.getLogger("phoenix_actors.transport")
 
 CLOSE_GRACE: Final = 1.0
-"""Seconds the reader waits for the peer's close frame after ours."""
+"""Seconds the I/O thread waits for the peer's close frame after ours."""
 
 _OP_CONT: Final = 0x0
 _OP_TEXT: Final = 0x1
@@ -74,6 +93,7 @@ _KEY_POOL_SIZE: Final = 4096  # mask keys come from one os.urandom call per 1024
 _CLOSE_NO_STATUS: Final = 1005
 _CLOSE_ABNORMAL: Final = 1006
 _CLOSE_PROTOCOL_ERROR: Final = 1002
+_CLOSE_INVALID_DATA: Final = 1007
 _CLOSE_TOO_BIG: Final = 1009
 # Codes an endpoint must never put in a close frame (RFC 6455 section 7.4.1).
 _RESERVED_CODES: Final = frozenset({1004, 1005, 1006, 1015})
@@ -84,7 +104,64 @@ _pack_len16: Final = struct.Struct("!BBH").pack
 _pack_len64: Final = struct.Struct("!BBQ").pack
 _pack_code: Final = struct.Struct("!H").pack
 
+# Payload bytes from which a send hands its frames to the I/O thread unencoded:
+# masking costs ~1.6 ms a MB, far more than the wake-up, and the caller is an actor.
+_HAND_OVER_FROM: Final = 65536
+_TRANSLATE_FROM: Final = 4096  # payload bytes from which per-lane translate beats the int XOR
+# _XOR[k] maps each byte b to b ^ k (bytes.translate tables for masking).
+_XOR: Final = tuple(bytes(b ^ k for b in range(256)) for k in range(256))
+
 _thread_numbers = itertools.count(1)
+
+
+class _Pending:
+    """One entry of the outgoing buffer.
+
+    Either encoded bytes to write (``opcode`` None; after a partial write,
+    the unwritten tail) or a payload still to be framed and masked, which
+    the I/O thread does when it reaches it: under backpressure a send costs
+    the caller no encoding. ``since`` is when it was queued (the write
+    deadline runs from the head's).
+    """
+
+    __slots__ = ("data", "opcode", "since")
+
+    def __init__(self, data: bytes | memoryview, opcode: int | None, since: float) -> None:
+        self.data = data
+        self.opcode = opcode
+        self.since = since
+
+
+def _frame_size(n: int) -> int:
+    """Bytes a masked client frame with an ``n``-byte payload takes."""
+    return (2 if n < 126 else 4 if n < 65536 else 10) + 4 + n
+
+
+def _encode(opcode: int, data: bytes, key: bytes) -> bytes:
+    """Encode one client frame, masked with the 4-byte ``key``."""
+    n = len(data)
+    first = 0x80 | opcode
+    if n < 126:
+        head = bytes((first, 0x80 | n))
+    elif n < 65536:
+        head = _pack_len16(first, 0xFE, n)
+    else:
+        head = _pack_len64(first, 0xFF, n)
+    if not n:
+        return head + key
+    if n < _TRANSLATE_FROM:
+        # XOR as one big integer: far faster than a Python loop over bytes.
+        mask = int.from_bytes((key * ((n >> 2) + 1))[:n], "little")
+        masked: bytes | bytearray = (int.from_bytes(data, "little") ^ mask).to_bytes(n, "little")
+    else:
+        # Each key byte XORs every 4th byte: one C-speed translate per lane,
+        # about twice the big-integer XOR on large payloads.
+        masked = bytearray(data)
+        masked[0::4] = data[0::4].translate(_XOR[key[0]])
+        masked[1::4] = data[1::4].translate(_XOR[key[1]])
+        masked[2::4] = data[2::4].translate(_XOR[key[2]])
+        masked[3::4] = data[3::4].translate(_XOR[key[3]])
+    return b"".join((head, key, masked))
 
 
 class _PeerClosedError(Exception):
@@ -111,6 +188,10 @@ class _EofError(Exception):
 
 class _CloseTimeoutError(Exception):
     """Our close frame got no answer within the grace period."""
+
+
+class _WriteFailedError(Exception):
+    """The outgoing side failed (see ``WebSocketTransport._failure``)."""
 
 
 def _where(url: str) -> str:
@@ -164,9 +245,11 @@ class WebSocketTransport(TransportLifecycle):
 
     Args:
         url: a ``ws://`` or ``wss://`` URL (its query string is never logged).
-        options: how to connect.
+        options: how to connect, and the outgoing limits ``write_timeout``
+            and ``max_buffered``.
         sink: receives the callbacks, on this transport's thread.
         close_grace: seconds to wait for the peer's close frame after ours
+            (and, when the connection fails, for our close frame to go out)
             before the socket is shut down anyway.
     """
 
@@ -187,8 +270,10 @@ class WebSocketTransport(TransportLifecycle):
         self._sink = sink
         self._close_grace = close_grace
         self._clock = MonotonicClock()
-        # One lock for frames written to the socket and for state changes, so a
-        # frame is never written after the close frame or to a closed socket.
+        # One lock for writing the socket (one writer at a time: frames go out
+        # whole and in order), for the outgoing buffer and for state changes,
+        # so a frame is never written after the close frame or to a closed
+        # socket. Held only for non-blocking work.
         self._lock = threading.Lock()
         self._state: ReadyState = "connecting"
         self._started = False
@@ -201,6 +286,14 @@ class WebSocketTransport(TransportLifecycle):
         self._waker_w: socket.socket | None = None
         self._keys = b""
         self._key_pos = _KEY_POOL_SIZE
+        # Outgoing buffer: whole frames the socket has not taken yet, in order;
+        # the head may be partly written. _out_bytes counts them encoded.
+        self._out: deque[_Pending] = deque()
+        self._out_bytes = 0
+        # TLS: the last write needs the peer's data first (renegotiation).
+        self._want_read = False
+        # Set once the outgoing side failed; the I/O thread ends with it.
+        self._failure: ConnectionLostError | None = None
         # Fragmented message in progress: opcode, parts, total size.
         self._frag_op: int | None = None
         self._frag_parts: list[bytes] = []
@@ -208,8 +301,17 @@ class WebSocketTransport(TransportLifecycle):
 
     # -- caller-side API -------------------------------------------------------
 
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes accepted by :meth:`send` that the socket has not taken yet.
+
+        Named after the browser's ``WebSocket.bufferedAmount``; at most
+        ``options.max_buffered`` (plus the one close frame).
+        """
+        return self._out_bytes
+
     def open(self) -> None:
-        """Start the reader thread, which connects, calls ``on_open`` and reads.
+        """Start the I/O thread, which connects, calls ``on_open``, reads and writes.
 
         Raises:
             RuntimeError: :meth:`open` was already called, or the transport
@@ -224,140 +326,250 @@ class WebSocketTransport(TransportLifecycle):
             self._thread = self._start_thread(self._run, name)
 
     def send(self, data: bytes, binary: bool) -> None:  # noqa: FBT001
-        """Send one frame (binary or UTF-8 text); thread-safe.
+        """Send one frame (binary or UTF-8 text); thread-safe, never blocks.
 
         Raises:
-            ConnectionLostError: the transport is not open, or the write failed.
+            ConnectionLostError: the transport is not open, the connection
+                failed, or the frame would take the outgoing buffer over
+                ``max_buffered`` (then the connection fails: ``on_error`` and
+                ``on_close(1006)`` follow).
         """
-        with self._lock:
-            self._check_open()
-            self._write(self._frame(_OP_BINARY if binary else _OP_TEXT, data))
+        opcode = _OP_BINARY if binary else _OP_TEXT
+        with self._lock:  # the common case, kept short: one frame
+            if self._state != "open":
+                self._not_sendable()
+            if self._out or len(data) >= _HAND_OVER_FROM:
+                self._queue_payloads_locked(((opcode, data),))
+            else:
+                self._enqueue(self._frame(opcode, data))
 
     def send_many(self, frames: Sequence[tuple[bytes, bool]]) -> None:
-        """Send ``(data, binary)`` frames in order with one lock and one write.
+        """Send ``(data, binary)`` frames in order, together (one write when nothing is queued).
+
+        Never blocks.
 
         Raises:
-            ConnectionLostError: the transport is not open, or the write failed.
+            ConnectionLostError: as :meth:`send` (the whole batch is refused).
         """
         if not frames:
             return
+        coded = [(_OP_BINARY if b else _OP_TEXT, d) for d, b in frames]
+        size = sum([len(d) for d, _ in frames])
         with self._lock:
-            self._check_open()
-            frame = self._frame
-            self._write(b"".join([frame(_OP_BINARY if b else _OP_TEXT, d) for d, b in frames]))
+            if self._state != "open":
+                self._not_sendable()
+            if self._out or size >= _HAND_OVER_FROM:
+                self._queue_payloads_locked(coded)
+            else:
+                frame = self._frame
+                self._enqueue(b"".join([frame(op, data) for op, data in coded]))
 
     def close(self, code: int = 1000, reason: str = "") -> None:
-        """Send a close frame and let the reader finish; non-blocking, idempotent.
+        """Queue a close frame and let the I/O thread finish; never blocks, idempotent.
 
-        The reader calls ``on_close`` when the peer answers, when TCP ends, or
+        The close frame goes out after every frame sent before it. The I/O
+        thread calls ``on_close`` when the peer answers, when TCP ends, or
         after the grace period. A close before :meth:`open` just marks the
-        transport closed (no callbacks).
+        transport closed (no callbacks); a close after the connection failed
+        does nothing (its ``on_close`` is on the way).
 
         Raises:
             InvalidArgumentError: ``code`` cannot be sent (outside 1000-4999 or
                 reserved) or ``reason`` is over 123 UTF-8 bytes.
         """
         payload = _close_payload(code, reason)
-        # A sender stuck on a full socket buffer holds the lock: shut the
-        # socket so its write fails and the reader ends, rather than wait.
-        if not self._lock.acquire(timeout=self._close_grace):
-            self._close_requested = (code, reason)
-            self._shutdown_socket()
-            return
-        try:
+        with self._lock:
             if self._close_requested is not None or self._state == "closed":
+                return
+            if self._failure is not None:
                 return
             self._close_requested = (code, reason)
             if self._close_unopened():
                 return
             if self._state == "open":
-                self._state = "closing"
                 self._send_close_locked(payload)
-            else:  # connecting: the reader sends it once the handshake is done
-                self._state = "closing"
-        finally:
-            self._lock.release()
+            # connecting: the I/O thread sends it once the handshake is done
+            self._state = "closing"
         self._wake()
 
     def _threads(self) -> tuple[threading.Thread | None, ...]:
         return (self._thread,)
 
-    # -- writing (always under self._lock) -------------------------------------
+    # -- writing (under self._lock) ----------------------------------------------
 
-    def _frame(self, opcode: int, data: bytes) -> bytes:
-        """Encode one masked client frame."""
-        n = len(data)
+    def _not_sendable(self) -> NoReturn:
+        """Raise why a send is refused (the state is not open)."""
+        if self._failure is not None:
+            raise ConnectionLostError(f"cannot send: {self._failure}")
+        self._check_open()
+        raise AssertionError("unreachable: the transport is open")  # pragma: no cover
+
+    def _next_key(self) -> bytes:
+        """The next 4-byte mask key from the pool (refilled by one os.urandom call)."""
         pos = self._key_pos
         if pos >= _KEY_POOL_SIZE:
             self._keys = os.urandom(_KEY_POOL_SIZE)
             pos = 0
         self._key_pos = pos + 4
-        key = self._keys[pos : pos + 4]
-        first = 0x80 | opcode
-        if n < 126:
-            head = bytes((first, 0x80 | n))
-        elif n < 65536:
-            head = _pack_len16(first, 0xFE, n)
-        else:
-            head = _pack_len64(first, 0xFF, n)
-        if not n:
-            return head + key
-        # XOR as one big integer: far faster than a Python loop over bytes.
-        mask = int.from_bytes((key * ((n >> 2) + 1))[:n], "little")
-        masked = (int.from_bytes(data, "little") ^ mask).to_bytes(n, "little")
-        return b"".join((head, key, masked))
+        return self._keys[pos : pos + 4]
 
-    def _write(self, data: bytes) -> None:
+    def _frame(self, opcode: int, data: bytes) -> bytes:
+        """Encode one masked client frame."""
+        return _encode(opcode, data, self._next_key())
+
+    def _overflow_locked(self, more: int) -> NoReturn:
+        limit = self._options.max_buffered
+        error = ConnectionLostError(
+            f"outgoing buffer over max_buffered={limit} bytes: {self._out_bytes} bytes "
+            f"unsent and {more} more sent (is the peer reading?)"
+        )
+        self._fail_locked(error)
+        raise error
+
+    def _queue_payloads_locked(self, frames: Sequence[tuple[int, bytes]]) -> None:
+        """Queue frames unencoded, for the I/O thread to frame, mask and write in turn.
+
+        Used when frames are already waiting (backpressure: the caller pays
+        no encoding for frames that may wait long) and for big sends.
+        """
+        more = sum([_frame_size(len(data)) for _, data in frames])
+        limit = self._options.max_buffered
+        if limit is not None and self._out_bytes + more > limit:
+            self._overflow_locked(more)
+        was_empty = not self._out
+        now = self._clock.now()
+        append = self._out.append
+        for opcode, data in frames:
+            append(_Pending(bytes(data), opcode, now))
+        self._out_bytes += more
+        if was_empty:
+            self._wake()  # the I/O thread now waits for writability too
+
+    def _enqueue(self, data: bytes, *, bounded: bool = True) -> None:
+        """Write whole frames now if nothing is queued; queue what the socket does not take.
+
+        Raises:
+            ConnectionLostError: no socket, the write failed, or (``bounded``)
+                the buffer would go over ``max_buffered``; all but the first
+                also fail the connection.
+        """
         sock = self._sock
         if sock is None:
             raise ConnectionLostError("cannot send: no socket")
-        try:
-            sent = sock.send(data)
-        except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
-            sent = 0
-        except OSError as exc:
-            self._shutdown_socket()
-            raise ConnectionLostError(f"send failed: {exc.strerror or exc}") from exc
-        if sent < len(data):
-            self._write_slow(sock, memoryview(data)[sent:])
+        sent = 0
+        if not self._out:  # the fast path: nothing ahead of this frame
+            try:
+                sent = sock.send(data)
+            except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError):
+                pass  # with TLS, retried later with the same buffer
+            except ssl.SSLWantReadError:
+                self._want_read = True
+            except OSError as exc:
+                error = ConnectionLostError(f"send failed: {exc.strerror or exc}")
+                self._fail_locked(error)
+                raise error from exc
+            if sent == len(data):
+                return
+        rest = len(data) - sent
+        limit = self._options.max_buffered
+        if bounded and limit is not None and self._out_bytes + rest > limit:
+            self._overflow_locked(rest)
+        was_empty = not self._out
+        self._out.append(_Pending(memoryview(data)[sent:], None, self._clock.now()))
+        self._out_bytes += rest
+        if was_empty:
+            self._wake()  # the I/O thread now waits for writability too
 
-    def _write_slow(self, sock: socket.socket, view: memoryview) -> None:
-        """Finish a partial write, waiting for the socket to drain."""
-        with selectors.DefaultSelector() as selector:
-            selector.register(sock, selectors.EVENT_WRITE)
-            while view:
-                selector.select()
-                try:
-                    view = view[sock.send(view) :]
-                except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError):
-                    continue
-                except (OSError, ValueError) as exc:
-                    self._shutdown_socket()
-                    raise ConnectionLostError(f"send failed: {exc}") from exc
+    def _flush(self) -> None:
+        """Write queued frames until the socket is full (the I/O thread's side).
+
+        A payload queued unencoded is masked outside the lock when it
+        reaches the head; only this thread changes the head meanwhile.
+        """
+        while True:
+            with self._lock:
+                item = self._write_queued_locked()
+                if item is None:
+                    return
+                assert item.opcode is not None
+                opcode, payload, key = item.opcode, item.data, self._next_key()
+            assert isinstance(payload, bytes)
+            encoded = _encode(opcode, payload, key)
+            with self._lock:
+                if not self._out or self._out[0] is not item:
+                    return  # the connection failed meanwhile
+                item.data, item.opcode = encoded, None
+
+    def _write_queued_locked(self) -> _Pending | None:
+        """Write encoded frames from the head; return the head if it still needs encoding."""
+        sock = self._sock
+        out = self._out
+        while out and sock is not None:
+            item = out[0]
+            if item.opcode is not None:
+                return item
+            view = item.data
+            try:
+                sent = sock.send(view)
+            except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError):
+                return None  # with TLS, the same buffer is retried next time
+            except ssl.SSLWantReadError:
+                self._want_read = True
+                return None
+            except OSError as exc:
+                self._fail_locked(ConnectionLostError(f"send failed: {exc.strerror or exc}"))
+                return None
+            self._want_read = False
+            self._out_bytes -= sent
+            if sent < len(view):
+                item.data = memoryview(view)[sent:]
+                return None  # the socket is full
+            out.popleft()
+        return None
+
+    def _write_deadline_locked(self, now: float) -> float | None:
+        """Seconds left before the oldest unsent byte is late; fail the connection at 0."""
+        limit = self._options.write_timeout
+        if limit is None or not self._out:
+            return None
+        left = self._out[0].since + limit - now
+        if left <= 0:
+            self._fail_locked(
+                ConnectionLostError(
+                    f"write deadline of {limit:g} s passed with {self._out_bytes} bytes unsent"
+                )
+            )
+            raise _WriteFailedError
+        return left
+
+    def _fail_locked(self, error: ConnectionLostError) -> None:
+        """Fail the connection from the outgoing side; the I/O thread reports it."""
+        if self._failure is not None:
+            return
+        self._failure = error
+        if self._state != "closed":
+            self._state = "closing"
+        self._out.clear()
+        self._out_bytes = 0
+        self._wake()
 
     def _send_close_locked(self, payload: bytes) -> None:
-        if self._close_sent:
+        if self._close_sent or self._failure is not None:
             return
         self._close_sent = True
         try:
-            self._write(self._frame(_OP_CLOSE, payload))
+            self._enqueue(self._frame(_OP_CLOSE, payload), bounded=False)
         except ConnectionLostError:
             _log.debug("close frame not sent: connection already lost")
 
     def _wake(self) -> None:
         waker = self._waker_w
         if waker is not None:
-            # Full means already woken; closed means the reader is done.
+            # Full means already woken; closed means the I/O thread is done.
             with contextlib.suppress(OSError):
                 waker.send(b"\0")
 
-    def _shutdown_socket(self) -> None:
-        sock = self._sock
-        if sock is not None:
-            with contextlib.suppress(OSError):  # already shut down
-                sock.shutdown(socket.SHUT_RDWR)
-
-    # -- the reader thread -----------------------------------------------------
+    # -- the I/O thread --------------------------------------------------------
 
     def _run(self) -> None:
         error: TransportError | None = None
@@ -371,8 +583,8 @@ class WebSocketTransport(TransportLifecycle):
             else:
                 code, reason, clean, error = self._serve()
         except Exception as exc:  # noqa: BLE001 (a bug here must still end in on_close)
-            _log.exception("transport reader failed")
-            error = ConnectionLostError(f"transport reader failed: {exc!r}")
+            _log.exception("transport I/O thread failed")
+            error = ConnectionLostError(f"transport I/O thread failed: {exc!r}")
             error.__cause__ = exc
             code, reason, clean = _CLOSE_ABNORMAL, "", False
         finally:
@@ -410,7 +622,8 @@ class WebSocketTransport(TransportLifecycle):
                 msg = f"{where} accepted none of the offered subprotocols"
                 raise connect_error(msg)
             sock.setblocking(False)  # noqa: FBT003
-        self._sock = sock
+        with self._lock:
+            self._sock = sock
 
     def _serve(self) -> tuple[int, str, bool, TransportError | None]:
         """Open, read until the end, and say how it ended."""
@@ -418,15 +631,21 @@ class WebSocketTransport(TransportLifecycle):
         try:
             self._read_loop()
         except _PeerClosedError as closed:
+            self._drain_queued()
             return closed.code, closed.reason, True, None
         except _FailError as fail:
             with self._lock:
                 self._state = "closing"
                 self._send_close_locked(_close_payload(fail.code, ""))
+            self._drain_queued()
             return fail.code, str(fail.error), False, fail.error
         except _CloseTimeoutError:
             return _CLOSE_ABNORMAL, "close handshake timed out", False, None
-        except (_EofError, OSError, ConnectionLostError) as exc:
+        except (_WriteFailedError, _EofError, OSError, ConnectionLostError) as exc:
+            failure = self._failure
+            if failure is not None:  # the outgoing side failed first
+                asked = self._close_requested is not None
+                return _CLOSE_ABNORMAL, str(failure), False, None if asked else failure
             if self._close_requested is not None:
                 return _CLOSE_ABNORMAL, "", False, None
             if isinstance(exc, _EofError):
@@ -456,8 +675,10 @@ class WebSocketTransport(TransportLifecycle):
         sock = self._sock
         assert waker is not None
         assert sock is not None
-        # TLS may hold decrypted bytes the socket no longer shows as readable.
-        pending = sock.pending if isinstance(sock, ssl.SSLSocket) else None
+        lock = self._lock
+        # TLS may hold decrypted bytes the socket no longer shows as readable;
+        # its reads take the lock, as the writes do (one SSL object, two threads).
+        tls = isinstance(sock, ssl.SSLSocket)
         chunks: list[bytes] = []
         have = 0
         need = 2
@@ -465,14 +686,22 @@ class WebSocketTransport(TransportLifecycle):
             selector.register(sock, selectors.EVENT_READ)
             selector.register(waker, selectors.EVENT_READ)
             while True:
-                if pending is None or not pending():
+                if tls:
+                    with lock:
+                        pending = sock.pending()  # type: ignore[attr-defined]
+                    if not pending:
+                        self._wait_readable(selector, sock)
+                    try:
+                        with lock:
+                            chunk = sock.recv(_READ_SIZE)
+                    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                        continue
+                else:
                     self._wait_readable(selector, sock)
-                try:
-                    chunk = sock.recv(_READ_SIZE)
-                except (BlockingIOError, InterruptedError, ssl.SSLWantReadError):
-                    continue
-                except ssl.SSLWantWriteError:
-                    continue
+                    try:
+                        chunk = sock.recv(_READ_SIZE)
+                    except (BlockingIOError, InterruptedError):
+                        continue
                 if not chunk:
                     raise _EofError
                 chunks.append(chunk)
@@ -487,22 +716,45 @@ class WebSocketTransport(TransportLifecycle):
                 have = len(rest)
 
     def _wait_readable(self, selector: selectors.BaseSelector, sock: socket.socket) -> None:
+        """Wait until ``sock`` is readable; meanwhile drain the outgoing buffer, keep deadlines.
+
+        Raises:
+            _WriteFailedError: the outgoing side failed (deadline, overflow, error).
+            _CloseTimeoutError: the close grace passed.
+        """
         while True:
-            timeout = None
-            if self._close_requested is not None:
-                if self._close_deadline is None:
-                    self._close_deadline = self._clock.now() + self._close_grace
-                timeout = max(0.0, self._close_deadline - self._clock.now())
-            events = selector.select(timeout)
-            if not events:
-                raise _CloseTimeoutError
-            ready = False
-            for key, _ in events:
-                if key.fileobj is sock:
-                    ready = True
-                else:
+            timeout: float | None = None
+            write = False
+            # Unlocked peeks: a sender that changes them also wakes this thread.
+            if self._out or self._close_requested is not None or self._failure is not None:
+                if self._want_read and self._out:
+                    self._flush()  # the peer's data may have arrived
+                with self._lock:
+                    if self._failure is not None:
+                        raise _WriteFailedError
+                    now = self._clock.now()
+                    timeout = self._write_deadline_locked(now)
+                    write = bool(self._out) and not self._want_read
+                if self._close_requested is not None:
+                    if self._close_deadline is None:
+                        self._close_deadline = now + self._close_grace
+                    left = self._close_deadline - now
+                    if left <= 0:
+                        raise _CloseTimeoutError
+                    timeout = left if timeout is None else min(timeout, left)
+            wanted = selectors.EVENT_READ | selectors.EVENT_WRITE if write else selectors.EVENT_READ
+            if selector.get_key(sock).events != wanted:  # kept from the last call too
+                selector.modify(sock, wanted)
+            readable = False
+            for key, events in selector.select(timeout):
+                if key.fileobj is not sock:
                     self._drain_waker()
-            if ready:
+                    continue
+                if events & selectors.EVENT_WRITE:
+                    self._flush()
+                if events & selectors.EVENT_READ:
+                    readable = True
+            if readable:
                 return
 
     def _drain_waker(self) -> None:
@@ -513,6 +765,25 @@ class WebSocketTransport(TransportLifecycle):
                 pass
         except OSError:
             pass  # drained
+
+    def _drain_queued(self) -> None:
+        """Give queued frames (ending with our close frame) ``close_grace`` seconds to go out."""
+        sock = self._sock
+        if sock is None or not self._out:
+            return
+        deadline = self._clock.now() + self._close_grace
+        with selectors.DefaultSelector() as selector:
+            selector.register(sock, selectors.EVENT_WRITE)
+            while True:
+                self._flush()
+                with self._lock:
+                    if not self._out or self._failure is not None or self._want_read:
+                        return
+                left = deadline - self._clock.now()
+                if left <= 0:
+                    _log.debug("%d queued bytes dropped at the end", self._out_bytes)
+                    return
+                selector.select(left)
 
     def _parse(self, data: bytes) -> tuple[int, int]:
         """Dispatch every whole frame in ``data``.
@@ -564,6 +835,8 @@ class WebSocketTransport(TransportLifecycle):
                 if self._frag_op is not None:
                     _violation("new message inside a fragmented one")
                 if b0 & 0x80:
+                    if opcode == _OP_TEXT and not payload.isascii():
+                        _check_utf8(payload)
                     self._deliver(payload, opcode == _OP_BINARY)
                 else:
                     self._frag_op = opcode
@@ -578,6 +851,8 @@ class WebSocketTransport(TransportLifecycle):
                     binary = self._frag_op == _OP_BINARY
                     whole = b"".join(self._frag_parts)
                     self._frag_op, self._frag_parts, self._frag_size = None, [], 0
+                    if not binary and not whole.isascii():
+                        _check_utf8(whole)  # whole: a character may span fragments
                     self._deliver(whole, binary)
             elif opcode == _OP_PING:
                 self._reply(_OP_PONG, payload)
@@ -593,9 +868,11 @@ class WebSocketTransport(TransportLifecycle):
         self._call_sink("on_message", data, binary)
 
     def _reply(self, opcode: int, payload: bytes) -> None:
+        # Queued like any frame (and counted against max_buffered: a peer that
+        # pings without reading cannot grow the buffer without bound).
         with self._lock:
             if self._state == "open":
-                self._write(self._frame(opcode, payload))
+                self._enqueue(self._frame(opcode, payload))
 
     def _peer_closed(self, payload: bytes) -> NoReturn:
         if len(payload) == 1:
@@ -613,6 +890,8 @@ class WebSocketTransport(TransportLifecycle):
     def _teardown(self) -> None:
         with self._lock:
             self._state = "closed"
+            self._out.clear()
+            self._out_bytes = 0
             sock, self._sock = self._sock, None
             if sock is not None:
                 with contextlib.suppress(OSError):  # the peer was faster
@@ -622,6 +901,16 @@ class WebSocketTransport(TransportLifecycle):
                 if waker is not None:
                     waker.close()
             self._waker_r = self._waker_w = None
+
+
+def _check_utf8(data: bytes) -> None:
+    """Fail the connection with 1007 unless ``data`` is UTF-8 (RFC 6455 section 8.1)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _FailError(
+            _CLOSE_INVALID_DATA, ConnectionLostError("invalid UTF-8 in a text frame")
+        ) from None
 
 
 def _violation(message: str) -> NoReturn:

@@ -10,7 +10,9 @@
 * ``/silent``: upgrades, then never reads (a client close is never answered).
 
 ``RawServer`` does the HTTP upgrade by hand and then writes scripted bytes,
-for frames aiohttp will not produce (fragments, no-status close, masked).
+for frames aiohttp will not produce (fragments, no-status close, masked);
+with ``reading=False`` it stops reading until :meth:`RawServer.release`
+(a peer whose receive window fills up), over TLS with ``ssl_context``.
 """
 
 from __future__ import annotations
@@ -196,26 +198,63 @@ class RawServer:
     """Accepts one websocket upgrade by hand, then writes the scripted bytes.
 
     With ``gate``, the 101 answer waits until the gate is set. After the
-    script it reads until EOF and records what the client sent.
+    script it reads until EOF and records what the client sent; with
+    ``reading=False`` it reads nothing until :meth:`release` (asyncio stops
+    reading the socket once its own small buffer is full, so the client's
+    writes back up). :meth:`hang_up` closes the connection from this side.
     """
 
     def __init__(
-        self, loop: Loop, script: bytes, *, hold: bool = True, gate: threading.Event | None = None
+        self,
+        loop: Loop,
+        script: bytes,
+        *,
+        hold: bool = True,
+        gate: threading.Event | None = None,
+        reading: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._loop = loop
         self._gate = gate
         self._script = script
         self._hold = hold
+        self._ssl = ssl_context
+        self._reading = asyncio.Event()
+        if reading:
+            self._reading.set()
+        self._writer: asyncio.StreamWriter | None = None
         self.received = bytearray()
+        self.cond = threading.Condition()
         self.done = threading.Event()
         self._server = loop.run(self._start())
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _start(self) -> asyncio.Server:
-        return await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        return await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self._ssl)
 
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/raw"
+        scheme = "wss" if self._ssl else "ws"
+        return f"{scheme}://127.0.0.1:{self.port}/raw"
+
+    def release(self) -> None:
+        """Start (or resume) reading what the client sent."""
+        self._loop.loop.call_soon_threadsafe(self._reading.set)
+
+    def hang_up(self) -> None:
+        """Close the connection from the server side (the client sees EOF)."""
+
+        async def _close() -> None:
+            if self._writer is not None:
+                self._writer.close()
+
+        self._loop.run(_close())
+
+    def wait_received(self, size: int, timeout: float = WAIT) -> bytes:
+        """Wait until the client has sent at least ``size`` bytes; return them all."""
+        with self.cond:
+            if not self.cond.wait_for(lambda: len(self.received) >= size, timeout):
+                raise AssertionError(f"wanted {size} bytes, got {len(self.received)}")
+            return bytes(self.received)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -236,15 +275,22 @@ class RawServer:
             )
             writer.write(self._script)
             await writer.drain()
+            self._writer = writer
             if self._hold:
+                await self._reading.wait()
                 while chunk := await reader.read(65536):
-                    self.received.extend(chunk)
+                    with self.cond:
+                        self.received.extend(chunk)
+                        self.cond.notify_all()
+        except (ConnectionError, ssl.SSLError):
+            pass  # the client went away mid-read (a failed connection shuts down hard)
         finally:
             writer.close()
             self.done.set()
 
     def stop(self) -> None:
         async def _stop() -> None:
+            self._reading.set()
             self._server.close()
             await self._server.wait_closed()
 
@@ -269,6 +315,21 @@ def server_frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bool = 
     return head + payload
 
 
+def _unmask(payload: bytes, key: bytes) -> bytes:
+    # Each of the 4 key bytes XORs every 4th byte: one translate per stride
+    # (C speed, and not the client's big-integer trick, so no shared bug).
+    out = bytearray(payload)
+    for j in range(4):
+        out[j::4] = payload[j::4].translate(bytes(b ^ key[j] for b in range(256)))
+    return bytes(out)
+
+
+def client_frame_size(payload_size: int) -> int:
+    """Bytes one masked client frame with a ``payload_size``-byte payload takes."""
+    head = 2 if payload_size < 126 else 4 if payload_size < 65536 else 10
+    return head + 4 + payload_size
+
+
 def unmask_client_frames(data: bytes) -> list[tuple[int, bytes]]:
     """Decode masked client frames into ``(opcode, payload)``."""
     frames = []
@@ -285,7 +346,7 @@ def unmask_client_frames(data: bytes) -> list[tuple[int, bytes]]:
             p += 8
         key = data[p : p + 4]
         p += 4
-        payload = bytes(b ^ key[i % 4] for i, b in enumerate(data[p : p + n]))
+        payload = _unmask(data[p : p + n], key)
         p += n
         frames.append((opcode, payload))
     return frames

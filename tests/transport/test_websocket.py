@@ -431,6 +431,66 @@ def test_protocol_violations_close_1002_with_connection_lost(
         raw.stop()
 
 
+@pytest.mark.parametrize(
+    "script",
+    [
+        pytest.param(server_frame(0x1, b"\xff"), id="invalid-byte"),
+        pytest.param(server_frame(0x1, b"caf\xc3"), id="truncated"),
+        pytest.param(server_frame(0x1, b"\xc0\xaf"), id="overlong"),
+        pytest.param(server_frame(0x1, b"\xed\xa0\x80"), id="surrogate"),
+        pytest.param(
+            server_frame(0x1, b"ab", fin=False)
+            + server_frame(0x0, b"\xc3", fin=False)
+            + server_frame(0x0, b"("),
+            id="fragmented",
+        ),
+    ],
+)
+def test_invalid_utf8_in_a_text_message_closes_1007_and_is_not_delivered(
+    loop: Loop, sink: Recorder, script: bytes
+) -> None:
+    raw = RawServer(loop, server_frame(0x1, b"before") + script + server_frame(0x1, b"after"))
+    try:
+        transport = make(raw.url(), sink)
+        transport.open()
+        close = sink.wait_kind("close")
+        assert_ended(transport, sink)
+        assert sink.messages() == [(b"before", False)]
+        assert sink.kinds() == ["open", "message", "error", "close"]
+        error = sink.wait_kind("error")[1]
+        assert isinstance(error, ConnectionLostError)
+        assert str(error) == "invalid UTF-8 in a text frame"
+        assert close == ("close", 1007, str(error), False)
+        assert raw.done.wait(WAIT)
+        assert unmask_client_frames(bytes(raw.received)) == [(0x8, (1007).to_bytes(2, "big"))]
+    finally:
+        raw.stop()
+
+
+def test_utf8_split_mid_character_across_fragments_is_delivered(loop: Loop, sink: Recorder) -> None:
+    script = (
+        server_frame(0x1, b"caf\xc3", fin=False)
+        + server_frame(0x0, b"\xa9 \xe2\x82", fin=False)
+        + server_frame(0x0, b"\xac")
+        + server_frame(0x2, b"\xff\xfe")  # binary frames are not UTF-8 checked
+        + server_frame(0x1, "naïve ✓".encode())
+    )
+    raw = RawServer(loop, script)
+    try:
+        transport = make(raw.url(), sink, close_grace=0.2)
+        transport.open()
+        assert sink.wait_messages(3) == [
+            ("café €".encode(), False),
+            (b"\xff\xfe", True),
+            ("naïve ✓".encode(), False),
+        ]
+        transport.close()
+        assert_ended(transport, sink)
+        assert "error" not in sink.kinds()
+    finally:
+        raw.stop()
+
+
 def test_a_raising_sink_does_not_kill_the_reader(
     server: WSServer, caplog: pytest.LogCaptureFixture
 ) -> None:
