@@ -24,14 +24,24 @@ poll status           effect
                       :class:`ConnectError` with ``status=403``
 500, other, network   close 1011 ``internal server error`` (not clean)
 request timeout       close 1005 ``timeout`` (not clean)
+outbox over limit     close 1011 ``outgoing buffer full`` (not clean)
 ====================  ================================================
 
 A POST answered with anything but status 200 closes with 1011; one that
-times out with 1005. :meth:`LongPollTransport.close` ends at once with the
-given code, clean (as phoenix.js's ``LongPoll.close``): it shuts the
-sockets down so a poll in flight returns, and sends nothing to the server,
-whose session ends when polls stop (there is no close request in the
-protocol).
+times out with 1005.
+
+The outbox (frames queued and not yet taken into a POST) holds at most
+``TransportOptions.max_buffered`` bytes, counted as encoded (UTF-8 text,
+base64 binary): a send that would go over is refused with
+:class:`ConnectionLostError` and fails the transport like a network failure,
+``on_error(ConnectionLostError)`` then ``on_close(1011, "outgoing buffer
+full", False)``. ``write_timeout`` does not apply: each POST is bounded by
+``longpoller_timeout``.
+
+:meth:`LongPollTransport.close` ends at once with the given code, clean
+(as phoenix.js's ``LongPoll.close``): it shuts the sockets down so a poll in
+flight returns, and sends nothing to the server, whose session ends when
+polls stop (there is no close request in the protocol).
 
 A poll message that starts with ``[`` or ``{`` is a JSON text frame;
 any other is a binary frame in base64 (the bundled server's encoding).
@@ -144,6 +154,12 @@ def _auth_token(subprotocols: Sequence[str]) -> str | None:
     return None
 
 
+def _utf8(data: bytes) -> bytes:
+    """Return ``data`` (a text frame) once it is known to be UTF-8."""
+    data.decode("utf-8")  # raises UnicodeDecodeError, as the str-based encoding did
+    return bytes(data)
+
+
 def _shutdown(conn: http.client.HTTPConnection) -> None:
     sock = conn.sock
     if sock is not None:
@@ -218,7 +234,8 @@ class LongPollTransport(TransportLifecycle):
         self._started = False
         self._opened = False
         self._token: str | None = None
-        self._outbox: list[str] = []
+        self._outbox: list[bytes] = []  # encoded frames, each one line of a POST body
+        self._outbox_bytes = 0  # their total size, bounded by max_buffered
         self._end: _End | None = None
         self._conns: list[http.client.HTTPConnection] = []
         self._poll_thread: threading.Thread | None = None
@@ -243,26 +260,37 @@ class LongPollTransport(TransportLifecycle):
         """Queue one frame for the next POST; thread-safe, never blocks on the network.
 
         Raises:
-            ConnectionLostError: the transport is not open.
+            ConnectionLostError: the transport is not open, or the outbox
+                would go over ``max_buffered`` (then the transport fails:
+                ``on_error`` and ``on_close(1011)`` follow).
         """
         self.send_many(((data, binary),))
 
     def send_many(self, frames: Sequence[tuple[bytes, bool]]) -> None:
-        """Queue ``(data, binary)`` frames in order, under one lock acquisition.
+        """Queue ``(data, binary)`` frames in order, under one lock acquisition; never blocks.
 
         Raises:
-            ConnectionLostError: the transport is not open.
+            ConnectionLostError: as :meth:`send` (the whole batch is refused).
         """
         if not frames:
             return
-        encoded = [
-            base64.b64encode(data).decode("ascii") if binary else data.decode("utf-8")
-            for data, binary in frames
-        ]
+        encoded = [base64.b64encode(data) if binary else _utf8(data) for data, binary in frames]
+        size = sum(map(len, encoded))
+        limit = self._options.max_buffered
         with self._cond:
             self._check_open()
-            self._outbox.extend(encoded)
-            self._cond.notify_all()
+            if limit is not None and self._outbox_bytes + size > limit:
+                error = ConnectionLostError(
+                    f"outgoing buffer over max_buffered={limit} bytes: {self._outbox_bytes} "
+                    f"bytes queued and {size} more sent (is the server taking POSTs?)"
+                )
+            else:
+                self._outbox.extend(encoded)
+                self._outbox_bytes += size
+                self._cond.notify_all()
+                return
+        self._fail(_End(CLOSE_SERVER_ERROR, "outgoing buffer full", clean=False, error=error))
+        raise error
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """End the transport with ``code`` and ``reason``; non-blocking and idempotent.
@@ -409,7 +437,8 @@ class LongPollTransport(TransportLifecycle):
                         return
                     batch = self._outbox[:MAX_BATCH]
                     del self._outbox[:MAX_BATCH]
-                body = "\n".join(batch).encode("utf-8")
+                    self._outbox_bytes -= sum(map(len, batch))
+                body = b"\n".join(batch)
                 try:
                     reply = self._request(conn, "POST", body)
                 except _StoppedError:
@@ -447,6 +476,7 @@ class LongPollTransport(TransportLifecycle):
             end = self._end or end
             self._state = "closed"
             self._outbox.clear()
+            self._outbox_bytes = 0
             self._cond.notify_all()
         conn.close()
         sender = self._send_thread

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
+import http.server
+import json
 import socket
 import ssl
 import threading
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
+from phoenix_actors.clock import MonotonicClock
 from phoenix_actors.errors import ConnectError, ConnectionLostError
 from phoenix_actors.protocol.frames import Message
 from phoenix_actors.server import LoopbackServer
@@ -329,3 +332,99 @@ def test_https_untrusted_certificate_is_a_tls_connect_error() -> None:
             [error] = [e[1] for e in c.sink.events if e[0] == "error"]
             assert isinstance(error, ConnectError)
             assert error.tls is True
+
+
+# -- the outbox bound -------------------------------------------------------------
+
+
+def test_a_frame_over_max_buffered_is_refused_and_closes_with_1011(server: LoopbackServer) -> None:
+    options = TransportOptions(name="lp-bound", max_buffered=100)
+    with Opened(lp_url(server), options) as c:
+        c.sink.wait_for(lambda e: e[0] == "open")
+        c.send(Message(None, "1", "phoenix", "heartbeat", {}))  # under the bound: fine
+        c.sink.wait_message(reply_to("1"))
+        big = frame(Message(None, "2", "phoenix", "heartbeat", {"pad": "x" * 100}))
+        with pytest.raises(ConnectionLostError, match="max_buffered=100") as refused:
+            c.transport.send(*big)
+        assert c.sink.wait_close() == ("close", 1011, "outgoing buffer full", False)
+        [error] = [e[1] for e in c.sink.events if e[0] == "error"]
+        assert str(error) == str(refused.value)
+        assert c.sink.kinds()[-2:] == ["error", "close"]
+        with pytest.raises(ConnectionLostError):
+            c.send(Message(None, "3", "phoenix", "heartbeat", {}))
+
+
+class StalledLongPollServer:
+    """Opens long-poll sessions, then answers neither polls nor POSTs until stopped."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        release = self.release
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if "token=" in self.path:
+                    release.wait(WAIT)  # a poll that never comes back
+                    self._answer({"status": 204, "token": "t1", "messages": []})
+                else:
+                    self._answer({"status": 410, "token": "t1", "messages": []})
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                release.wait(WAIT)  # a POST that never comes back
+                self._answer({"status": 200, "token": "t1", "messages": []})
+
+            def _answer(self, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = False  # server_close() joins the handlers
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # the client hung up on a stalled request: expected
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/socket/longpoll?vsn=2.0.0"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, name="test-stalled-http")
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(WAIT)
+
+
+def test_a_server_that_takes_no_posts_fills_the_outbox_then_a_send_is_refused() -> None:
+    clock = MonotonicClock()
+    data, binary = frame(Message(None, "1", "phoenix", "heartbeat", {}))
+    limit = 1000
+    with StalledLongPollServer() as server:
+        options = TransportOptions(name="lp-stalled", max_buffered=limit)
+        with Opened(server.url, options) as c:
+            c.sink.wait_for(lambda e: e[0] == "open")
+            accepted = 0
+            with pytest.raises(ConnectionLostError, match=f"max_buffered={limit}"):  # noqa: PT012
+                for _ in range(10 * limit // len(data)):
+                    start = clock.now()
+                    c.transport.send(data, binary)
+                    assert clock.now() - start < 0.1  # never waits for the network
+                    accepted += 1
+            # One POST is in flight (stalled); the outbox filled up behind it.
+            assert accepted >= limit // len(data)
+            assert c.sink.wait_close() == ("close", 1011, "outgoing buffer full", False)
+            assert c.sink.kinds() == ["open", "error", "close"]
+            error = c.sink.events[1][1]
+            assert isinstance(error, ConnectionLostError)
+            assert "outgoing buffer over" in str(error)
