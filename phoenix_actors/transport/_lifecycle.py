@@ -102,8 +102,14 @@ class TransportLifecycle:
 
     @staticmethod
     def _start_thread(target: Callable[[], None], name: str) -> threading.Thread:
-        """Start one named, non-daemon thread running ``target``."""
-        thread = threading.Thread(target=target, name=name, daemon=False)
+        """Start one named daemon thread running ``target``.
+
+        A daemon, as the client's actor threads are: the interpreter joins
+        non-daemon threads *before* the atexit hook that stops a client left
+        running, so a non-daemon reader would keep such a process alive.
+        :meth:`join` still waits for it on a normal close.
+        """
+        thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         return thread
 

@@ -1,6 +1,6 @@
 """LongPollTransport: Phoenix's long-poll transport, as phoenix.js's ``LongPoll`` speaks it.
 
-Two named non-daemon threads share one transport:
+Two named daemon threads share one transport:
 
 * the **poll thread** owns the connection's life: GET polls on one
   keep-alive :class:`http.client.HTTPConnection`, every sink callback, and

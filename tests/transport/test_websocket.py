@@ -77,6 +77,8 @@ def test_open_calls_on_open_on_the_named_transport_thread(server: WSServer, sink
     assert len(sink.threads) == 1
     (thread_name,) = sink.threads
     assert thread_name.startswith("unit-")
+    # a daemon, so a process whose client was never stopped still exits
+    assert [t.daemon for t in threading.enumerate() if t.name == thread_name] == [True]
     transport.close()
     assert_ended(transport, sink)
     assert sink.threads == {thread_name}
