@@ -39,8 +39,10 @@ SLOW_REJOIN = ConnectOptions(rejoin_after=[5.0])
 
 
 def ok(session: Session, push: Push) -> PushOk:
+    """Ask ``push``; return its PushOk once subscribers got it (and every event before it)."""
     reply = session.client.ask(push, timeout=WAIT)
     assert isinstance(reply, PushOk), reply
+    session.events.wait_for(PushOk, lambda e: e.push is push, timeout=WAIT)
     return reply
 
 
