@@ -358,8 +358,10 @@ class ChannelActor(ClientActor):
 
 
 def _is_command(message: object) -> bool:
-    """Whether ``message`` is a user command (to hand on), not a frame or a timer."""
-    return isinstance(message, Call | Push | Join | Leave | AddEvents | DropEvents)
+    """Whether ``message`` is a user command (to hand on), not a frame, timer or query."""
+    if isinstance(message, Call):
+        message = message.command
+    return isinstance(message, Push | Join | Leave | AddEvents | DropEvents)
 
 
 def _pick(*values: Any) -> Any:

@@ -229,3 +229,11 @@ def test_a_write_for_an_older_connection_is_refused() -> None:
     wire.open = True
     wire.generation = 3
     assert wire.send_many([msg], 2) == ([], True)  # the channel saw connection 2 only
+
+
+def test_a_closed_channel_hands_on_commands_but_answers_queries_itself() -> None:
+    from phoenix_actors.actors.channel import GetChannelInfo, _is_command  # noqa: PLC0415
+
+    assert _is_command(Push(TOPIC, "e"))
+    assert _is_command(Call(Join(TOPIC), Reply()))
+    assert not _is_command(Call(GetChannelInfo(), Reply()))  # a query must not revive a topic
