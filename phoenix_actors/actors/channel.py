@@ -231,10 +231,12 @@ class ChannelActor(ClientActor):
             case Frames(messages=messages, size=size):
                 share = size // len(messages)
                 forwarded = 0
+                emits: list[Any] = []  # the batch's events, emitted together (one lock)
                 for msg in messages:
                     effects = core.receive(now, msg)
                     if effects:
-                        forwarded += self._run(effects, share)
+                        forwarded += self._run(effects, share, emits)
+                rt.events.emit_many(emits)
                 # presence frames are released by the PresenceActor, once it handled them
                 rt.inflow.release(size - forwarded * share)
             case Call(command=Push() as push, reply_to=fut):
@@ -313,16 +315,29 @@ class ChannelActor(ClientActor):
             fut.expect_within(timeout or self.core.timeout)
         self._run(self.core.leave(now, timeout=timeout or None, call=fut))
 
-    def _run(self, effects: list[Effect], frame_size: int = 0) -> int:
-        """Carry out ``effects``; return how many presence frames were forwarded."""
+    def _run(
+        self, effects: list[Effect], frame_size: int = 0, emits: list[Any] | None = None
+    ) -> int:
+        """Carry out ``effects``; return how many presence frames were forwarded.
+
+        Events go to ``emits`` when given (the caller emits them together);
+        they are emitted before anything that lets another thread act on
+        this input (an answer, a tell), so every subscriber's order stays causal.
+        """
         rt = self.rt
         forwarded = 0
         for eff in effects:
+            if emits and not isinstance(eff, Emit | Send | Arm | Cancel):
+                rt.events.emit_many(emits)
+                emits.clear()
             match eff:
                 case Send(message=msg):
                     self._outbox.append(msg)
                 case Emit(event=event):
-                    rt.events.emit(event)
+                    if emits is None:
+                        rt.events.emit(event)
+                    else:
+                        emits.append(event)
                 case Resolve(call=call, result=result):
                     call.set(result)
                 case Arm(name=name, at=at):

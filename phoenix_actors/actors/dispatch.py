@@ -239,6 +239,17 @@ class EventDispatcher:
                 sub.offer(event)
             self._cond.notify_all()
 
+    def emit_many(self, events: list[Event]) -> None:
+        """Queue ``events``, in order, for every subscriber, under one lock."""
+        if not events or not self._subs:
+            return
+        with self._cond:
+            for sub in self._subs:
+                offer = sub.offer
+                for event in events:
+                    offer(event)
+            self._cond.notify_all()
+
     # --- the dispatcher thread -------------------------------------------------------
 
     def _run(self) -> None:
