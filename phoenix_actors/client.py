@@ -19,20 +19,14 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Self, overload
+from typing import Any, Self, TypeVar, overload
 
 import msgspec
 import pykka
 
-from phoenix_actors.actors.channel import (
-    Call,
-    ChannelInfo,
-    GetChannelInfo,
-    GetCountdown,
-    GetPushes,
-)
+from phoenix_actors.actors.channel import GetChannelInfo, GetCountdown, GetPushes
 from phoenix_actors.actors.dispatch import DEFAULT_BACKLOG, EventDispatcher, Overflow, Subscriber
-from phoenix_actors.actors.reply import GUARD_MARGIN, Reply
+from phoenix_actors.actors.reply import GUARD_MARGIN, Call, Reply, gather, resolved, then
 from phoenix_actors.actors.runtime import ChildKind, Runtime
 from phoenix_actors.actors.supervision import Fanout, Route
 from phoenix_actors.actors.supervisor import Ping, ResetChannels, Supervisor
@@ -90,6 +84,7 @@ from phoenix_actors.messages import (
     JoinTimeout,
     Leave,
     LeaveAll,
+    LeaveOk,
     Log,
     Match,
     PhoenixMsg,
@@ -141,6 +136,7 @@ _PRESENCE_QUERIES = (
 ASK_MARGIN = GUARD_MARGIN
 """Seconds an ask waits beyond the protocol timeout that must answer it first."""
 
+T = TypeVar("T")
 log = logging.getLogger("phoenix_actors")
 _real = MonotonicClock()
 _numbers = itertools.count(1)
@@ -313,7 +309,7 @@ class Client:
         if isinstance(message, Query):
             raise InvalidTypeError(f"{type(message).__name__} is a query: ask it, do not tell it")
         self._check_open()
-        self._dispatch(message, _Deadline(None), wait=False)
+        self._submit(message, wait=False)
 
     @overload
     def ask(
@@ -324,22 +320,26 @@ class Client:
         self, message: Push, timeout: float | None = None
     ) -> PushOk | PushError | PushTimeout: ...
     @overload
-    def ask(self, message: PhoenixMsg, timeout: float | None = None) -> Any: ...
+    def ask(self, message: Leave, timeout: float | None = None) -> LeaveOk: ...
+    @overload
+    def ask(self, message: Query[T], timeout: float | None = None) -> T: ...
+    @overload
+    def ask(self, message: Command, timeout: float | None = None) -> Any: ...
 
     def ask(self, message: PhoenixMsg, timeout: float | None = None) -> Any:
         """Send a command or query and wait for its answer.
 
         ``Join`` answers JoinOk / JoinError / JoinTimeout; ``Push`` answers
-        PushOk / PushError / PushTimeout; ``Leave`` answers LeaveOk; queries
-        answer their value; other commands answer None once applied.
+        PushOk / PushError / PushTimeout; ``Leave`` answers LeaveOk; a query
+        answers its value (typed: ``Query[T]`` answers ``T``); ``Batch`` a
+        list of answers; other commands answer None once applied.
 
         Args:
             message: the command or query.
             timeout: seconds to wait in all (every channel a query asks
                 included). By default a join, push or leave waits for its own
                 protocol timeout (the channel's timer answers it) plus a 5 s
-                guard against a dead actor; anything else waits for the
-                socket's timeout plus 5 s.
+                guard against a dead actor; anything else waits 5 s.
 
         Raises:
             AskTimeoutError: no answer in time.
@@ -348,13 +348,29 @@ class Client:
             ClientClosedError: the client was stopped.
         """
         self._check_open()
-        return self._dispatch(message, _Deadline(timeout), wait=True)
+        return self.submit(message).wait(timeout)
+
+    def submit(self, message: PhoenixMsg) -> Reply:
+        """Send a command or query; return its :class:`Reply` at once (never blocks).
+
+        The non-blocking half of :meth:`ask` (what :class:`AsyncClient` awaits):
+        ``reply.wait(timeout)`` or ``reply.add_done_callback(fn)``.
+
+        Raises:
+            InvalidTypeError: ``message`` is not a command or query.
+            PayloadTooLargeError: a push over ``ConnectOptions.max_push_size``.
+            ClientClosedError: the client was stopped.
+        """
+        self._check_open()
+        reply = self._submit(message, wait=True)
+        assert reply is not None
+        return reply
 
     def _check_open(self) -> None:
         if self._closed or not self._supervisor.is_alive():
             raise ClientClosedError("the client is stopped")
 
-    # --- routing -----------------------------------------------------------------------
+    # --- routing: every path sends and returns; only Reply.wait waits ------------------
 
     def _wait(self, future: pykka.Future[Any], timeout: float | None) -> Any:
         try:
@@ -366,8 +382,8 @@ class Client:
         except pykka.ActorDeadError as exc:
             raise ClientClosedError("the actor that had to answer has stopped") from exc
 
-    def _to_channel(self, topic: str, message: Any, deadline: _Deadline, *, wait: bool) -> Any:
-        """Send to the topic's channel (through the supervisor if it has none); never blocks."""
+    def _to_channel(self, topic: str, message: Any, *, wait: bool) -> Reply | None:
+        """Send to the topic's channel (through the supervisor if it has none)."""
         reply = Reply() if wait else None
         msg = message if reply is None else Call(message, reply)
         rt = self._rt
@@ -376,45 +392,46 @@ class Client:
             self._supervisor, Route(topic, msg)
         ):
             raise ClientClosedError("the client is stopped")
-        return None if reply is None else reply.wait(deadline.left())
+        return reply
 
-    def _channels_ask(self, message: Any, deadline: _Deadline) -> list[Any]:
-        """Ask every channel; all answers within one deadline (stopped channels are skipped)."""
-        reply = Reply()
-        if not self._rt.tell(self._supervisor, Fanout(message, reply)):
+    def _to_child(self, kind: ChildKind, message: Any, *, wait: bool) -> Reply | None:
+        """Send to the socket or presence actor (held by the supervisor while it restarts)."""
+        reply = Reply() if wait else None
+        if not self._rt.tell_child(kind, message if reply is None else Call(message, reply)):
             raise ClientClosedError("the client is stopped")
-        out = []
-        for child in reply.wait(deadline.left()):
-            with contextlib.suppress(ClientClosedError):
-                out.append(child.wait(deadline.left()))
-        return out
+        return reply
 
-    def _channels_tell(self, message: Any) -> None:
-        if not self._rt.tell(self._supervisor, Fanout(message)):
+    def _to_supervisor(self, message: Any, *, wait: bool) -> Reply | None:
+        reply = Reply() if wait else None
+        if not self._rt.tell(self._supervisor, message if reply is None else Call(message, reply)):
             raise ClientClosedError("the client is stopped")
+        return reply
 
-    def _infos(self, deadline: _Deadline) -> list[ChannelInfo]:
-        return self._channels_ask(GetChannelInfo(), deadline)
+    def _channels(self, message: Any, combine: Callable[[list[Any]], Any]) -> Reply:
+        """Ask every channel; ``combine`` their answers (stopped channels are left out)."""
+        outer = Reply()
+        if not self._rt.tell(self._supervisor, Fanout(message, outer)):
+            raise ClientClosedError("the client is stopped")
+        return then(outer, lambda children: gather(children, combine, skip=ClientClosedError))
 
-    def _pushes(self, where: str, deadline: _Deadline) -> dict[str, list[Push]]:
-        out: dict[str, list[Push]] = {}
-        for pushes in self._channels_ask(GetPushes(where), deadline):
-            for push in pushes:
-                out.setdefault(push.topic, []).append(push)
-        return out
+    def _pushes(self, where: str, pick: Callable[[dict[str, list[Push]]], Any]) -> Reply:
+        def combine(answers: list[list[Push]]) -> Any:
+            out: dict[str, list[Push]] = {}
+            for pushes in answers:
+                for push in pushes:
+                    out.setdefault(push.topic, []).append(push)
+            return pick(out)
 
-    def _any(self, where: tuple[str, ...], match: Match, deadline: _Deadline) -> bool:
-        return any(match(p) for w in where for ps in self._pushes(w, deadline).values() for p in ps)
+        return self._channels(GetPushes(where), combine)
 
-    def _to_supervisor(self, msg: Any, deadline: _Deadline, *, wait: bool) -> Any:
-        if not wait:
-            if not self._rt.tell(self._supervisor, msg):
-                raise ClientClosedError("the client is stopped")
-            return None
-        try:
-            return self._wait(self._supervisor.ask(msg, block=False), deadline.left())
-        except pykka.ActorDeadError as exc:
-            raise ClientClosedError("the client is stopped") from exc
+    def _any(self, where: tuple[str, ...], match: Match) -> Reply:
+        def combine(answers: list[list[Push]]) -> bool:
+            return any(match(p) for pushes in answers for p in pushes)
+
+        return gather(
+            [self._channels(GetPushes(w), lambda a: [p for ps in a for p in ps]) for w in where],
+            combine,
+        )
 
     def _check_size(self, push: Push) -> None:
         limit = self._rt.option("max_push_size", None)
@@ -432,12 +449,13 @@ class Client:
                 f"is over max_push_size={limit}"
             )
 
-    def _dispatch(self, msg: Any, deadline: _Deadline, *, wait: bool) -> Any:
+    def _submit(self, msg: Any, *, wait: bool) -> Reply | None:
+        """Send ``msg`` where it goes; with ``wait``, return the Reply that answers it."""
         rt = self._rt
         match msg:
             case Push(topic=topic) as push:
                 self._check_size(push)
-                return self._to_channel(topic, push, deadline, wait=wait)
+                return self._to_channel(topic, push, wait=wait)
             case (
                 Join(topic=topic)
                 | Leave(topic=topic)
@@ -446,107 +464,95 @@ class Client:
             ):
                 # a Leave goes to the channel even if none is registered yet: one
                 # may be on its way (a Route the supervisor has not handled)
-                return self._to_channel(topic, msg, deadline, wait=wait)
+                return self._to_channel(topic, msg, wait=wait)
             case JoinAll(topics=topics):
                 for topic in topics:
-                    self._to_channel(topic, Join(topic), deadline, wait=False)
-                return None
+                    self._to_channel(topic, Join(topic), wait=False)
+                return resolved() if wait else None
             case LeaveAll():
-                for topic in list(rt.registry):
-                    self._dispatch(Leave(topic), deadline, wait=wait)
-                return None
+                leaves = [self._to_channel(t, Leave(t), wait=wait) for t in list(rt.registry)]
+                return gather([r for r in leaves if r is not None], _none) if wait else None
             case SetJoinConfig(config=config):
                 rt.join_configs[config.topic] = config
-                return None
+                return resolved() if wait else None
             case SetLeaveConfig(config=config):
                 rt.leave_configs[config.topic] = config
-                return None
+                return resolved() if wait else None
             case DropPush() | DropQueuedPush() | DropTimeoutPush():
                 if not wait:
-                    self._channels_tell(msg)
+                    if not rt.tell(self._supervisor, Fanout(msg)):
+                        raise ClientClosedError("the client is stopped")
                     return None
-                counts = self._channels_ask(msg, deadline)
-                return sum(c for c in counts if isinstance(c, int))
+                return self._channels(msg, lambda counts: sum(c for c in counts if c))
             case Disconnect(reset=reset):
-                result = self._socket(msg, deadline, wait=wait)
+                # in order, each by tell: the socket closes, the channels go, then
+                # options and params are forgotten
+                steps = [self._to_child("socket", msg, wait=wait)]
                 if reset:
-                    # in order, each by tell (or ask, for an ask): the socket closes,
-                    # the channels go, then options and params are forgotten
-                    self._to_supervisor(ResetChannels(), deadline, wait=wait)
-                    self._socket(SetConnectOptions(ConnectOptions()), deadline, wait=wait)
-                    self._socket(SetConnectParams({}), deadline, wait=wait)
-                return result
+                    steps.append(self._to_supervisor(ResetChannels(), wait=wait))
+                    steps.append(
+                        self._to_child("socket", SetConnectOptions(ConnectOptions()), wait=wait)
+                    )
+                    steps.append(self._to_child("socket", SetConnectParams({}), wait=wait))
+                return gather([r for r in steps if r is not None], _first) if wait else None
             case Batch(commands=commands):
-                answers = [self._dispatch(c, deadline, wait=wait) for c in commands]
-                return answers if wait else None
+                answers = [self._submit(c, wait=wait) for c in commands]
+                return gather([r for r in answers if r is not None], list) if wait else None
             case _ if isinstance(msg, (_SOCKET_COMMANDS, _SOCKET_QUERIES)):
-                return self._socket(msg, deadline, wait=wait)
+                return self._to_child("socket", msg, wait=wait)
             case _ if isinstance(msg, _PRESENCE_QUERIES):
-                return self._child("presence", msg, deadline, wait=True)
+                return self._to_child("presence", msg, wait=True)
             case Query():
-                return self._query(msg, deadline)
+                return self._query(msg)
             case _:
                 raise InvalidTypeError(
                     f"not a phoenix_actors command or query: {type(msg).__name__}"
                 )
 
-    def _child(self, kind: ChildKind, msg: Any, deadline: _Deadline, *, wait: bool) -> Any:
-        """Send to the socket or presence actor; while it restarts, wait for the new one."""
-        rt = self._rt
-        if not wait:
-            if not rt.tell_child(kind, msg):
-                raise ClientClosedError("the client is stopped")
-            return None
-        while True:
-            ref = getattr(rt, kind)
-            if ref is None:
-                raise ClientClosedError(f"the {kind} actor is not running")
-            try:
-                return self._wait(ref.ask(msg, block=False), deadline.left())
-            except (pykka.ActorDeadError, ClientClosedError) as exc:
-                # it crashed (or stopped): wait for its restart, within the deadline
-                dead: pykka.ActorRef[Any] = ref
-
-                def replaced(dead: pykka.ActorRef[Any] = dead) -> bool:
-                    return getattr(rt, kind) is not dead or not self._supervisor.is_alive()
-
-                budget = deadline.left(rt.default_timeout + ASK_MARGIN) or 0.0
-                if not rt.wait_until(replaced, budget) or not self._supervisor.is_alive():
-                    msg_ = f"the {kind} actor stopped and was not restarted"
-                    raise ClientClosedError(msg_) from exc
-
-    def _socket(self, msg: Any, deadline: _Deadline, *, wait: bool) -> Any:
-        return self._child("socket", msg, deadline, wait=wait)
-
-    def _query(self, msg: Query, deadline: _Deadline) -> Any:
+    def _query(self, msg: Query[Any]) -> Reply:
+        infos = self._channels
         match msg:
             case GetTopicParts(topic=topic):
-                return topic_parts(topic)
+                return resolved(topic_parts(topic))
             case GetQueuedChannels():
-                return [i.topic for i in self._infos(deadline) if i.queued]
+                return infos(GetChannelInfo(), lambda a: [i.topic for i in a if i.queued])
             case GetJoinedChannels():
-                return [i.topic for i in self._infos(deadline) if i.joined]
+                return infos(GetChannelInfo(), lambda a: [i.topic for i in a if i.joined])
             case GetChannelQueued(topic=topic):
-                return any(i.topic == topic and i.queued for i in self._infos(deadline))
+                return infos(
+                    GetChannelInfo(), lambda a: any(i.topic == topic and i.queued for i in a)
+                )
             case GetChannelJoined(topic=topic):
-                return any(i.topic == topic and i.joined for i in self._infos(deadline))
+                return infos(
+                    GetChannelInfo(), lambda a: any(i.topic == topic and i.joined for i in a)
+                )
             case GetAllQueuedPushes():
-                return self._pushes("queued", deadline)
+                return self._pushes("queued", lambda by_topic: by_topic)
             case GetQueuedPushes(topic=topic):
-                return self._pushes("queued", deadline).get(topic, [])
+                return self._pushes("queued", lambda by_topic: by_topic.get(topic, []))
             case GetTimedOutPushes():
-                return self._pushes("timed_out", deadline)
+                return self._pushes("timed_out", lambda by_topic: by_topic)
             case GetPushQueued(match=match):
-                return self._any(("queued",), match, deadline)
+                return self._any(("queued",), match)
             case GetPushInFlight(match=match):
-                return self._any(("in_flight",), match, deadline)
+                return self._any(("in_flight",), match)
             case GetPushTimedOut(match=match):
-                return self._any(("timed_out",), match, deadline)
+                return self._any(("timed_out",), match)
             case GetPushWaiting(match=match):
-                return self._any(("queued", "in_flight", "timed_out"), match, deadline)
+                return self._any(("queued", "in_flight", "timed_out"), match)
             case GetPushCountdown(match=match):
-                counts = [
-                    c for c in self._channels_ask(GetCountdown(match), deadline) if c is not None
-                ]
-                return min(counts) if counts else None
+
+                def soonest(counts: list[int | None]) -> int | None:
+                    known = [c for c in counts if c is not None]
+                    return min(known) if known else None
+
+                return infos(GetCountdown(match), soonest)
         raise InvalidArgumentError(f"unknown query {type(msg).__name__}")
+
+
+def _none(_: list[Any]) -> None:
+    return None
+
+
+def _first(answers: list[Any]) -> Any:
+    return answers[0] if answers else None

@@ -20,7 +20,7 @@ import math
 import ssl
 from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 
@@ -118,6 +118,9 @@ __all__ = [
 ]
 
 
+T = TypeVar("T")
+"""The answer type of a :class:`Query`."""
+
 # --- validation helpers (shared by every constructor) -----------------------
 
 
@@ -177,8 +180,12 @@ class Command(PhoenixMsg, frozen=True):
     """Base of every command (``tell`` or ``ask``)."""
 
 
-class Query(PhoenixMsg, frozen=True):
-    """Base of every query (only ``ask``-ed; answers with a plain value)."""
+class Query(PhoenixMsg, Generic[T], frozen=True):
+    """Base of every query (only ``ask``-ed); ``T`` is the type of its answer.
+
+    ``client.ask(GetJoinedChannels())`` is typed ``list[str]``: each query
+    subclasses ``Query[<its answer>]``.
+    """
 
 
 class Event(PhoenixMsg, frozen=True, kw_only=True):
@@ -637,135 +644,135 @@ class StopLogging(Command, frozen=True):
 # --- queries -----------------------------------------------------------------------
 
 
-class GetSocketState(Query, frozen=True):
+class GetSocketState(Query[SocketState], frozen=True):
     """Ask for the :class:`SocketState`."""
 
 
-class GetSocketStateString(Query, frozen=True):
+class GetSocketStateString(Query[str], frozen=True):
     """Ask for the socket state as a string."""
 
 
-class GetIsConnected(Query, frozen=True):
+class GetIsConnected(Query[bool], frozen=True):
     """Ask whether the socket is open."""
 
 
-class GetConnectionState(Query, frozen=True):
+class GetConnectionState(Query[str], frozen=True):
     """Ask for "connecting", "open", "closing" or "closed" (phoenix.js ``connectionState``)."""
 
 
-class GetDisconnectReason(Query, frozen=True):
+class GetDisconnectReason(Query[str | None], frozen=True):
     """Ask why the socket last closed (None if it never did)."""
 
 
-class GetEndpointURL(Query, frozen=True):
+class GetEndpointURL(Query[str], frozen=True):
     """Ask for the endpoint URL (with ``/websocket``, params and ``vsn``)."""
 
 
-class GetProtocol(Query, frozen=True):
+class GetProtocol(Query[str], frozen=True):
     """Ask for the protocol in use: "ws" or "wss"."""
 
 
-class GetQueuedChannels(Query, frozen=True):
+class GetQueuedChannels(Query[list[str]], frozen=True):
     """Ask for the topics waiting to join."""
 
 
-class GetChannelQueued(Query, frozen=True):
+class GetChannelQueued(Query[bool], frozen=True):
     """Ask whether ``topic`` waits to join."""
 
     topic: str
 
 
-class GetJoinedChannels(Query, frozen=True):
+class GetJoinedChannels(Query[list[str]], frozen=True):
     """Ask for the topics joined."""
 
 
-class GetChannelJoined(Query, frozen=True):
+class GetChannelJoined(Query[bool], frozen=True):
     """Ask whether ``topic`` is joined."""
 
     topic: str
 
 
-class GetTopicParts(Query, frozen=True):
+class GetTopicParts(Query[list[str]], frozen=True):
     """Ask for ``topic`` split on ":" (Elm ``topicParts``)."""
 
     topic: str
 
 
-class GetAllQueuedPushes(Query, frozen=True):
+class GetAllQueuedPushes(Query[dict[str, list[Push]]], frozen=True):
     """Ask for every queued push, by topic."""
 
 
-class GetQueuedPushes(Query, frozen=True):
+class GetQueuedPushes(Query[list[Push]], frozen=True):
     """Ask for the pushes queued on ``topic``."""
 
     topic: str
 
 
-class GetPushQueued(Query, frozen=True):
+class GetPushQueued(Query[bool], frozen=True):
     """Ask whether a matching push is queued."""
 
     match: Match
 
 
-class GetPushInFlight(Query, frozen=True):
+class GetPushInFlight(Query[bool], frozen=True):
     """Ask whether a matching push was sent and awaits its reply."""
 
     match: Match
 
 
-class GetPushWaiting(Query, frozen=True):
+class GetPushWaiting(Query[bool], frozen=True):
     """Ask whether a matching push is queued, in flight, or waiting to retry."""
 
     match: Match
 
 
-class GetTimedOutPushes(Query, frozen=True):
+class GetTimedOutPushes(Query[dict[str, list[Push]]], frozen=True):
     """Ask for the pushes waiting to retry, by topic."""
 
 
-class GetPushTimedOut(Query, frozen=True):
+class GetPushTimedOut(Query[bool], frozen=True):
     """Ask whether a matching push timed out and waits to retry."""
 
     match: Match
 
 
-class GetPushCountdown(Query, frozen=True):
+class GetPushCountdown(Query[int | None], frozen=True):
     """Ask for the whole seconds until a matching push retries (None if none waits)."""
 
     match: Match
 
 
-class GetPresenceState(Query, frozen=True):
+class GetPresenceState(Query[list[Presence]], frozen=True):
     """Ask for the presences on ``topic`` (a list of :class:`Presence`)."""
 
     topic: str
 
 
-class GetPresenceDiffs(Query, frozen=True):
+class GetPresenceDiffs(Query[list[PresenceDiff]], frozen=True):
     """Ask for the presence diffs received on ``topic`` (most recent last, bounded)."""
 
     topic: str
 
 
-class GetPresenceJoins(Query, frozen=True):
+class GetPresenceJoins(Query[list[Presence]], frozen=True):
     """Ask for the presences that joined ``topic`` (bounded history)."""
 
     topic: str
 
 
-class GetPresenceLeaves(Query, frozen=True):
+class GetPresenceLeaves(Query[list[Presence]], frozen=True):
     """Ask for the presences that left ``topic`` (bounded history)."""
 
     topic: str
 
 
-class GetLastPresenceJoin(Query, frozen=True):
+class GetLastPresenceJoin(Query[Presence | None], frozen=True):
     """Ask for the last presence to join ``topic`` (or None)."""
 
     topic: str
 
 
-class GetLastPresenceLeave(Query, frozen=True):
+class GetLastPresenceLeave(Query[Presence | None], frozen=True):
     """Ask for the last presence to leave ``topic`` (or None)."""
 
     topic: str

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from phoenix_actors.actors.presence import ForgetTopic, PresenceFrame
-from phoenix_actors.actors.reply import Reply
+from phoenix_actors.actors.reply import Call, Reply
 from phoenix_actors.actors.runtime import Runtime, log
 from phoenix_actors.actors.scheduler import ArmTimer, CancelOwner, CancelTimer
 from phoenix_actors.actors.socket import (
@@ -71,13 +71,6 @@ __all__ = [
 
 OUTBOX_MAX = 128
 """Frames held back at most, while more messages wait, before a write."""
-
-
-class Call(msgspec.Struct, frozen=True):
-    """A command whose outcome completes ``reply_to`` (a :class:`Reply`) later (an ask)."""
-
-    command: Any
-    reply_to: Reply
 
 
 class GetChannelInfo(msgspec.Struct, frozen=True):

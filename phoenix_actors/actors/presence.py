@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from phoenix_actors.actors.reply import Call
 from phoenix_actors.actors.runtime import Runtime, log
 from phoenix_actors.actors.supervision import ChildFailed, ClientActor, Crash, CrashInjectedError
 from phoenix_actors.errors import RemoteProtocolError
@@ -98,6 +99,8 @@ class PresenceActor(ClientActor):
                 self.trackers.pop(topic, None)
             case Crash():
                 raise CrashInjectedError("presence")
+            case Call():
+                self.answer(message)
             case GetPresenceState(topic=topic):
                 return self._tracker(topic).presences()
             case GetPresenceDiffs(topic=topic):

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import msgspec
 import pykka
 
+from phoenix_actors.actors.reply import Call
 from phoenix_actors.actors.runtime import FRAME_OVERHEAD, Runtime, frame_log, log
 from phoenix_actors.actors.scheduler import ArmTimer, CancelTimer
 from phoenix_actors.actors.supervision import ChildFailed, ClientActor, Crash, CrashInjectedError
@@ -297,6 +298,8 @@ class SocketActor(ClientActor):
         match message:
             case Crash():
                 raise CrashInjectedError("socket")
+            case Call():
+                self.answer(message)
             case _PhoenixReply(message=msg, size=size):
                 self.rt.inflow.release(size)
                 self._run(self.core.heartbeat_reply(now, msg.ref))

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import msgspec
 import pykka
 
+from phoenix_actors.actors.reply import Call
+
 if TYPE_CHECKING:
     from phoenix_actors.actors.runtime import Runtime
 
@@ -69,6 +71,15 @@ class ClientActor(pykka.ThreadingActor):
         while not inbox.empty():
             envelopes.append(inbox.get())
         return envelopes
+
+    def answer(self, call: Call) -> None:
+        """Handle ``call``'s command and answer its reply (an ask sent by tell)."""
+        try:
+            result = self.on_receive(call.command)
+        except Exception as exc:  # noqa: BLE001 - the asker gets the error, the actor lives
+            call.reply_to.set_exception(exc)
+        else:
+            call.reply_to.set(result)
 
     def replay_inbox(self) -> None:
         """Handle the predecessor's waiting envelopes, in order, answering any asks."""

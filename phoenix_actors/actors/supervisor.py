@@ -32,9 +32,9 @@ from typing import Any
 import msgspec
 import pykka
 
-from phoenix_actors.actors.channel import Call, ChannelActor, Resync
+from phoenix_actors.actors.channel import ChannelActor, Resync
 from phoenix_actors.actors.presence import ForgetTopic, PresenceActor
-from phoenix_actors.actors.reply import Reply
+from phoenix_actors.actors.reply import Call, Reply
 from phoenix_actors.actors.runtime import Runtime, log
 from phoenix_actors.actors.scheduler import RetrySchedulerActor
 from phoenix_actors.actors.socket import EnsureConnected, SocketActor
@@ -141,6 +141,8 @@ class Supervisor(ClientActor):
                 rt.leave_configs.clear()
             case ChildFailed():
                 self._child_failed(message)
+            case Call():
+                self.answer(message)
             case _:
                 log.warning("supervisor: unknown message %r", type(message).__name__)
         return None

@@ -16,7 +16,7 @@ these routes have no authentication, so keep them off on shared hosts.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from aiohttp import web
 
@@ -25,7 +25,29 @@ from phoenix_actors.errors import LocalProtocolError
 if TYPE_CHECKING:
     from phoenix_actors.server.app import PhoenixServer
 
-__all__ = ["add_admin_routes", "user_socket_id"]
+__all__ = ["ADMIN_ROUTES", "AdminRoute", "add_admin_routes", "user_socket_id"]
+
+
+class AdminRoute(NamedTuple):
+    """One admin HTTP route: what :func:`add_admin_routes` adds and ``serve --admin`` prints."""
+
+    method: str
+    path: str
+    """aiohttp path pattern; ``{name}`` is a path segment."""
+    summary: str
+
+
+ADMIN_ROUTES: Final = (
+    AdminRoute("GET", "/health", '{"ok": true}'),
+    AdminRoute(
+        "POST",
+        "/admin/disconnect/{user_id}",
+        'close every socket user_socket:<user_id> with 1001; {"disconnected": n}',
+    ),
+    AdminRoute("POST", "/admin/broadcast/{topic}/{event}", 'broadcast the JSON body; {"sent": n}'),
+    AdminRoute("GET", "/admin/presence/{topic}", "the presence list of topic"),
+)
+"""Every admin route, in the order of the module docstring's table."""
 
 
 def user_socket_id(user_id: str) -> str:
@@ -57,7 +79,9 @@ def add_admin_routes(app: web.Application, server: PhoenixServer) -> None:
     async def presence(request: web.Request) -> web.Response:
         return web.json_response(server.presence_list(request.match_info["topic"]))
 
-    app.router.add_get("/health", health)
-    app.router.add_post("/admin/disconnect/{user_id}", disconnect)
-    app.router.add_post("/admin/broadcast/{topic}/{event}", broadcast)
-    app.router.add_get("/admin/presence/{topic}", presence)
+    handlers = (health, disconnect, broadcast, presence)  # in ADMIN_ROUTES' order
+    for route, handler in zip(ADMIN_ROUTES, handlers, strict=True):
+        if route.method == "GET":
+            app.router.add_get(route.path, handler)  # HEAD too, as before
+        else:
+            app.router.add_route(route.method, route.path, handler)

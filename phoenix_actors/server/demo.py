@@ -65,6 +65,7 @@ __all__ = [
     "BenchChannel",
     "RoomChannel",
     "demo_connect",
+    "demo_events",
     "demo_fetch",
     "demo_routes",
     "demo_socket_id",
@@ -132,24 +133,30 @@ class RoomChannel(Channel):
         return result
 
     async def _ping(self, payload: Any, socket: ChannelSocket) -> HandleResult:
+        """Reply ok with the payload (bytes in, binary reply out)."""
         return Reply("ok", payload)
 
     async def _error_reply(self, payload: Any, socket: ChannelSocket) -> HandleResult:
+        """Reply error ``{"reason": "asked"}``."""
         return Reply("error", {"reason": "asked"})
 
     async def _shout(self, payload: Any, socket: ChannelSocket) -> HandleResult:
+        """Broadcast ``shout`` with the payload to every subscriber, sender included."""
         socket.broadcast("shout", payload)
         return NoReply()
 
     async def _shout_others(self, payload: Any, socket: ChannelSocket) -> HandleResult:
+        """Broadcast ``shout`` with the payload, sender excluded."""
         socket.broadcast_from("shout", payload)
         return NoReply()
 
     async def _slow(self, payload: Any, socket: ChannelSocket) -> HandleResult:
+        """Reply ok with the payload after ``ms`` (1000) ms, blocking the channel."""
         await asyncio.sleep(_int(payload, "ms", DEFAULT_DELAY_MS) / 1000)
         return Reply("ok", payload)
 
     async def _async_reply(self, payload: Any, socket: ChannelSocket) -> HandleResult:
+        """Reply ok with the payload after ``ms`` (1000) ms, not blocking."""
         ref = socket.ref
 
         async def later() -> None:
@@ -160,36 +167,44 @@ class RoomChannel(Channel):
         return NoReply()
 
     async def _noreply(self, payload: Any, socket: ChannelSocket) -> HandleResult:
+        """Do nothing (the push times out)."""
         return NoReply()
 
     async def _crash(self, payload: Any, socket: ChannelSocket) -> HandleResult:
+        """Raise (the client gets ``phx_error``)."""
         raise RuntimeError("crash requested by the client")
 
     async def _stop(self, payload: Any, socket: ChannelSocket) -> HandleResult:
+        """Reply ok ``{"stopping": true}``, then ``phx_close``."""
         return Stop("normal", Reply("ok", {"stopping": True}))
 
     async def _push_back(self, payload: Any, socket: ChannelSocket) -> HandleResult:
+        """Push ``payload["event"]`` (``pushed``) with the payload, reply ok ``{}``."""
         event = _opts(payload).get("event", "pushed")
         socket.push(event if isinstance(event, str) else "pushed", payload)
         return Reply("ok", {})
 
     async def _push_many(self, payload: Any, socket: ChannelSocket) -> HandleResult:
+        """Push ``n`` (10) ``seq`` events ``{"i": 1..n}``, reply ok ``{"sent": n}``."""
         n = _int(payload, "n", DEFAULT_PUSH_COUNT)
         for i in range(1, n + 1):
             socket.push("seq", {"i": i})
         return Reply("ok", {"sent": n})
 
     async def _binary(self, payload: Any, socket: ChannelSocket) -> HandleResult:
+        """Bytes: reply ok with them; JSON: reply error ``expected binary payload``."""
         if isinstance(payload, bytes):
             return Reply("ok", payload)
         return Reply("error", {"reason": "expected binary payload"})
 
     async def _update_meta(self, payload: Any, socket: ChannelSocket) -> HandleResult:
+        """Merge the payload into the presence meta, reply ok ``{"updated": true}``."""
         extra = _opts(payload)
         socket.update(self.user_id, lambda old: {**old, **extra})
         return Reply("ok", {"updated": True})
 
     async def _whoami(self, payload: Any, socket: ChannelSocket) -> HandleResult:
+        """Reply ok with user_id, socket_id, topic, join_ref, params, transport, serializer."""
         return Reply(
             "ok",
             {
@@ -204,6 +219,7 @@ class RoomChannel(Channel):
         )
 
     async def _disconnect_me(self, payload: Any, socket: ChannelSocket) -> HandleResult:
+        """Disconnect every socket of this user (close 1001)."""
         if socket.socket_id is not None:
             socket.server.disconnect(socket.socket_id)
         return NoReply()
@@ -227,8 +243,20 @@ class RoomChannel(Channel):
     }
 
 
+    @classmethod
+    def event_help(cls) -> dict[str, str]:
+        """Return ``{event: the first line of its handler's docstring}``, in table order."""
+        return {name: (fn.__doc__ or "").partition("\n")[0] for name, fn in cls._events.items()}
+
+
 class BenchChannel(Channel):
     """``bench:*``: the benchmark channel (``echo`` and ``fanout``)."""
+
+    EVENTS: Final[Mapping[str, str]] = {
+        "echo": "Reply ok with the payload.",
+        "fanout": 'Broadcast ``n`` ``tick`` events ``{"i": 1..n}``, reply ok ``{"sent": n}``.',
+    }
+    """The events :meth:`handle_in` answers, with what each does (``serve --help`` lists them)."""
 
     async def join(self, topic: str, payload: Any, socket: ChannelSocket) -> JoinResult:
         """Always accept with ``{}``."""
@@ -245,6 +273,16 @@ class BenchChannel(Channel):
                 broadcast("tick", {"i": i})
             return Reply("ok", {"sent": n})
         return Reply("error", {"reason": "unknown event", "event": event})
+
+
+def demo_events() -> dict[str, dict[str, str]]:
+    """Return ``{topic pattern: {event: what it does}}`` for the demo channels.
+
+    Built from the channels' own tables, so ``phoenix-actors serve --help``
+    (which prints it) cannot drift from the code; any other event is
+    answered error ``{"reason": "unknown event", "event": event}``.
+    """
+    return {"room:*": RoomChannel.event_help(), "bench:*": dict(BenchChannel.EVENTS)}
 
 
 def demo_routes() -> dict[str, ChannelFactory]:
