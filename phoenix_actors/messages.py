@@ -118,8 +118,8 @@ __all__ = [
 ]
 
 
-T = TypeVar("T")
-"""The answer type of a :class:`Query`."""
+T = TypeVar("T", covariant=True)
+"""The answer type of a :class:`Query` (covariant: a ``list[str]`` answer is an iterable)."""
 
 # --- validation helpers (shared by every constructor) -----------------------
 
