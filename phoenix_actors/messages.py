@@ -118,7 +118,7 @@ __all__ = [
 ]
 
 
-T = TypeVar("T", covariant=True)
+T_co = TypeVar("T_co", covariant=True)
 """The answer type of a :class:`Query` (covariant: a ``list[str]`` answer is an iterable)."""
 
 # --- validation helpers (shared by every constructor) -----------------------
@@ -180,7 +180,7 @@ class Command(PhoenixMsg, frozen=True):
     """Base of every command (``tell`` or ``ask``)."""
 
 
-class Query(PhoenixMsg, Generic[T], frozen=True):
+class Query(PhoenixMsg, Generic[T_co], frozen=True):
     """Base of every query (only ``ask``-ed); ``T`` is the type of its answer.
 
     ``client.ask(GetJoinedChannels())`` is typed ``list[str]``: each query
