@@ -242,7 +242,6 @@ class RoomChannel(Channel):
         "disconnect_me": _disconnect_me,
     }
 
-
     @classmethod
     def event_help(cls) -> dict[str, str]:
         """Return ``{event: the first line of its handler's docstring}``, in table order."""
