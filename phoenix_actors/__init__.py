@@ -1,13 +1,15 @@
 """phoenix_actors: a Phoenix Channels client built on pykka actors.
 
-Public names are re-exported here (see ``__all__``): the :class:`Client`, every
-command, query and event of :mod:`phoenix_actors.messages`, and the errors.
+Public names are re-exported here (see ``__all__``): :class:`Client` and
+:class:`AsyncClient`, every command, query and event of
+:mod:`phoenix_actors.messages`, and the errors.
 """
 
 from __future__ import annotations
 
 import logging
 
+from phoenix_actors.async_client import AsyncClient
 from phoenix_actors.client import Client
 from phoenix_actors.clock import Clock, MonotonicClock
 from phoenix_actors.errors import (
@@ -125,6 +127,7 @@ __all__ = [
     "AddConnectOptions",
     "AddEvents",
     "AskTimeoutError",
+    "AsyncClient",
     "Backoff",
     "Batch",
     "ChannelClosed",

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import ssl
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, Generic, Literal, TypeVar
 
@@ -272,8 +272,11 @@ class ConnectOptions(msgspec.Struct, frozen=True, kw_only=True):
     """Transport to use ("websocket")."""
     longpoll_fallback: float | msgspec.UnsetType | None = msgspec.UNSET
     """Fall back to long-poll if the websocket fails within this many seconds (off)."""
-    auth_token: str | Callable[[], str] | msgspec.UnsetType | None = msgspec.UNSET
-    """Token sent in Sec-WebSocket-Protocol, as phoenix.js 1.8 does (never logged)."""
+    auth_token: (
+        str | Callable[[], str] | Callable[[], Awaitable[str]] | msgspec.UnsetType | None
+    ) = msgspec.UNSET
+    """Token sent in Sec-WebSocket-Protocol, as phoenix.js 1.8 does (never logged);
+    a callable is called on each connect (an async one, with AsyncClient)."""
     headers: Mapping[str, str] | msgspec.UnsetType = msgspec.UNSET
     """Extra HTTP headers for the handshake."""
     ssl_context: ssl.SSLContext | msgspec.UnsetType | None = msgspec.UNSET

@@ -56,7 +56,17 @@ _SUBSCRIBER_ERROR = "SubscriberError"
 
 
 class _Subscription:
-    __slots__ = ("backlog", "deliver", "dropped", "failed", "in_hand", "limit", "name", "policy")
+    __slots__ = (
+        "backlog",
+        "deliver",
+        "dropped",
+        "failed",
+        "in_hand",
+        "limit",
+        "name",
+        "policy",
+        "wake",
+    )
 
     def __init__(
         self, deliver: Callable[[Event], object] | None, limit: int, policy: Overflow, name: str
@@ -71,11 +81,22 @@ class _Subscription:
         # taken from the backlog, not yet delivered: still counts against the limit;
         # written only by the one thread that delivers to this subscription
         self.in_hand = 0
+        self.wake: Callable[[], object] | None = None  # a waiting Feed's owner, called once
+
+    def _woken(self) -> None:
+        wake, self.wake = self.wake, None
+        if wake is not None:
+            try:
+                wake()
+            except Exception:
+                log.debug("events(): waking the feed's owner failed", exc_info=True)
 
     def offer(self, event: Event) -> None:
         """Append ``event`` under the dispatcher's lock, applying the overflow policy."""
         if self.failed:
             return
+        if self.wake is not None:
+            self._woken()
         backlog = self.backlog
         if len(backlog) + self.in_hand < self.limit:
             backlog.append(event)
@@ -193,6 +214,12 @@ class EventDispatcher:
         sub = self._add(None, backlog, overflow, "events()")
         return self._iterate(sub, timeout)
 
+    def feed(
+        self, *, backlog: int = DEFAULT_BACKLOG, overflow: Overflow = "drop_oldest"
+    ) -> Feed:
+        """A subscription its owner drains itself, woken by a callback (async iterators)."""
+        return Feed(self, self._add(None, backlog, overflow, "events()"))
+
     def _iterate(self, sub: _Subscription, timeout: float | None) -> Iterator[Event]:
         cond = self._cond
         try:
@@ -262,6 +289,8 @@ class EventDispatcher:
                     work = self._work()
                 if not self._running or not work:
                     self._running = False
+                    for sub in self._subs:
+                        sub._woken()  # noqa: SLF001 - a waiting feed ends
                     cond.notify_all()  # events() iterators end too
                     return
             for sub, events in work:
@@ -320,9 +349,51 @@ class EventDispatcher:
             self._running = False
             for sub in self._subs:
                 sub.backlog.clear()
+                sub._woken()  # noqa: SLF001 - a waiting feed ends
             self._cond.notify_all()
             thread = self._thread
         if thread is None or thread is threading.current_thread():
             return True
         thread.join(max(0.0, timeout))
         return not thread.is_alive()
+
+
+class Feed:
+    """A subscription drained by its owner, who is woken (once per wait) when events come.
+
+    The bridge to an event loop: ``take()`` what is waiting; if nothing is,
+    ``arm(wake)`` and wait for ``wake()`` (called on an actor thread, so it
+    must only schedule, e.g. ``loop.call_soon_threadsafe``). Bounded like any
+    subscription.
+    """
+
+    def __init__(self, dispatcher: EventDispatcher, sub: _Subscription) -> None:
+        """Wrap ``sub`` of ``dispatcher`` (use :meth:`EventDispatcher.feed`)."""
+        self._dispatcher = dispatcher
+        self._sub = sub
+
+    def take(self, most: int = _BATCH) -> list[Event]:
+        """Take up to ``most`` waiting events (an EventsDropped first, if any were dropped)."""
+        with self._dispatcher._cond:  # noqa: SLF001 - the dispatcher's own lock
+            events = self._sub.take(most)
+        self._sub.in_hand -= len(events)  # handed over at once: the owner holds them now
+        return events
+
+    def arm(self, wake: Callable[[], object]) -> bool:
+        """Call ``wake()`` at the next event; False (not armed) if events already wait."""
+        with self._dispatcher._cond:  # noqa: SLF001
+            if self._sub.pending or self.ended:
+                return False
+            self._sub.wake = wake
+            return True
+
+    @property
+    def ended(self) -> bool:
+        """The dispatcher stopped, or a ``fail`` overflow ended this subscription."""
+        sub = self._sub
+        return not self._dispatcher._running or (sub.failed and not sub.pending)  # noqa: SLF001
+
+    def close(self) -> None:
+        """End the subscription."""
+        self._sub.wake = None
+        self._dispatcher._remove(self._sub)  # noqa: SLF001

@@ -7,6 +7,7 @@ look-ups, atomic under the GIL).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import threading
@@ -167,6 +168,8 @@ class Runtime:
     """Prefix of every thread name of this client (unique per client)."""
     events: EventDispatcher = field(default_factory=EventDispatcher)
     inflow: Inflow = field(default_factory=Inflow)
+    loop: asyncio.AbstractEventLoop | None = None
+    """The AsyncClient's event loop: async params / auth_token callables run there."""
     last_socket_error: str | None = None
     """The reason of the last SocketError since the socket last opened."""
     wire: Wire = field(default_factory=Wire)

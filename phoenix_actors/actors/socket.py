@@ -9,6 +9,9 @@ lifecycle callbacks to this actor.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import inspect
 import logging
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -73,6 +76,9 @@ _STATE = {
 }
 
 
+_CALL: Any = object()  # "evaluate the params callable" (None is a valid params value)
+
+
 class Frames(msgspec.Struct, frozen=True):
     """Frames for one channel, read from the socket in one go (never empty)."""
 
@@ -124,6 +130,14 @@ class _Failed(msgspec.Struct, frozen=True):
 class _PhoenixReply(msgspec.Struct, frozen=True):
     message: Message
     size: int
+
+
+class _Resolved(msgspec.Struct, frozen=True):
+    """Async params / auth_token callables were awaited for connection attempt ``attempt``."""
+
+    kind: Any
+    attempt: int
+    future: Any
 
 
 class _SocketTimer(msgspec.Struct, frozen=True):
@@ -236,6 +250,9 @@ class SocketActor(ClientActor):
         self._retired: list[Transport] = []
         self._url = ""
         self._too_large: tuple[str, str] | None = None
+        self._attempt = 0  # counts opens that await async params: a late answer is ignored
+        self._params: Any = None  # the params of the last attempt
+        self._params_async = False
 
     def _new_core(self) -> SocketCore:
         rt = self.rt
@@ -298,6 +315,13 @@ class SocketActor(ClientActor):
         match message:
             case Crash():
                 raise CrashInjectedError("socket")
+            case _Resolved(kind=kind, attempt=attempt, future=future):
+                if attempt != self._attempt or self.core.state is not ConnState.CONNECTING:
+                    return None  # a later attempt, or a disconnect, overtook it
+                if future.cancelled() or future.exception() is not None:
+                    self._refuse_open("params callable raised", future.exception())
+                else:
+                    self._open_with(kind, *future.result())
             case Call():
                 self.answer(message)
             case _PhoenixReply(message=msg, size=size):
@@ -452,27 +476,58 @@ class SocketActor(ClientActor):
                         )
                     )
 
-    def _build_url(self, kind: TransportKind = "websocket") -> str:
+    def _build_url(self, kind: TransportKind = "websocket", params: Any = _CALL) -> str:
         rt = self.rt
-        params = rt.params() if callable(rt.params) else rt.params
+        if params is _CALL:
+            params = self._params if self._params_async else _evaluate(rt.params)
+            if inspect.isawaitable(params):  # an async callable: use the last it gave
+                _discard(params)
+                self._params_async = True
+                params = self._params
         return endpoint_url(rt.endpoint, params, vsn=rt.option("vsn", "2.0.0"), transport=kind)
 
     def _open(self, kind: TransportKind) -> None:
+        """Evaluate params and token (awaiting async ones on the client's loop), then open."""
         rt = self.rt
         try:
-            url = self._build_url(kind)
-            token = rt.option("auth_token", None)
-            if callable(token):
-                token = token()
+            params = _evaluate(rt.params)
+            token = _evaluate(rt.option("auth_token", None))
+        except Exception as exc:  # noqa: BLE001 - a user callable may raise anything
+            self._refuse_open("params callable raised", exc)
+            return
+        if inspect.isawaitable(params) or inspect.isawaitable(token):
+            loop = rt.loop
+            if loop is None or loop.is_closed():
+                _discard(params)
+                _discard(token)
+                self._refuse_open("an async params or auth_token callable needs AsyncClient", None)
+                return
+            self._attempt += 1
+            attempt, ref = self._attempt, self.actor_ref
+            # awaited on the client's loop: this thread never waits for it
+            pending = asyncio.run_coroutine_threadsafe(_both(params, token), loop)
+            pending.add_done_callback(lambda f: _tell(ref, _Resolved(kind, attempt, f)))
+            return
+        self._open_with(kind, params, token)
+
+    def _refuse_open(self, reason: str, exc: BaseException | None) -> None:
+        rt = self.rt
+        name = type(exc).__name__ if exc is not None else "InvalidArgumentError"
+        if isinstance(exc, PhoenixError):
+            reason = str(exc)
+        else:
+            log.warning("connect failed before opening: %s (%s)", reason, name)
+        rt.events.emit(SocketError(reason=reason, error=name))
+        self._run(self.core.closed(rt.clock.now(), 1006, reason))
+
+    def _open_with(self, kind: TransportKind, params: Any, token: Any) -> None:
+        rt = self.rt
+        self._params = params
+        try:
+            url = self._build_url(kind, params)
             protocols = tuple(auth_token_protocols(token)) if token else ()
         except PhoenixError as exc:
-            rt.events.emit(SocketError(reason=str(exc), error=type(exc).__name__))
-            self._run(self.core.closed(rt.clock.now(), 1006, str(exc)))
-            return
-        except Exception as exc:  # noqa: BLE001 - a user callable may raise anything
-            log.warning("connect params or auth_token callable raised %s", type(exc).__name__)
-            rt.events.emit(SocketError(reason="params callable raised", error=type(exc).__name__))
-            self._run(self.core.closed(rt.clock.now(), 1006, "params callable raised"))
+            self._refuse_open(str(exc), exc)
             return
         self._url = url
         serializer = serializer_for(rt.option("vsn", "2.0.0"), Role.CLIENT)
@@ -520,6 +575,31 @@ class SocketActor(ClientActor):
         self._detach()
         if transport is not None:
             transport.close(code, reason)
+
+
+def _evaluate(value: Any) -> Any:
+    """``value()`` if it is callable, else ``value`` (params and tokens may be either)."""
+    return value() if callable(value) else value
+
+
+async def _both(params: Any, token: Any) -> tuple[Any, Any]:
+    if inspect.isawaitable(params):
+        params = await params
+    if inspect.isawaitable(token):
+        token = await token
+    return params, token
+
+
+def _discard(value: Any) -> None:
+    """Close an awaitable that will not be awaited (no "never awaited" warning)."""
+    close = getattr(value, "close", None)
+    if inspect.iscoroutine(value) and close is not None:
+        close()
+
+
+def _tell(ref: pykka.ActorRef[Any], message: Any) -> None:
+    with contextlib.suppress(pykka.ActorDeadError):
+        ref.tell(message)
 
 
 def _level(name: str) -> int:
