@@ -55,6 +55,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-pushes", type=int, default=100_000, help="per client (100000)")
     parser.add_argument("--settle", type=float, default=10.0, help="settle deadline, s (10)")
     parser.add_argument("--verbose", action="store_true", help="print library log records")
+    parser.add_argument(
+        "--fault-interval",
+        type=float,
+        nargs=2,
+        default=(0.05, 0.3),
+        metavar=("MIN", "MAX"),
+        help="seconds between two faults, drawn uniformly (0.05 0.3)",
+    )
+    parser.add_argument(
+        "--heartbeat", type=float, default=1.0, help="clients' heartbeat interval, s (1.0)"
+    )
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.clients < 1:
         parser.error("--seconds must be > 0 and --clients >= 1")
@@ -75,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         max_faults=args.max_faults,
         max_pushes=args.max_pushes,
         settle_timeout=args.settle,
+        fault_interval=(args.fault_interval[0], args.fault_interval[1]),
+        heartbeat=args.heartbeat,
         progress=lambda line: print(line, flush=True),
     )
     # a deck of every kind takes some 8 s; shorter or bounded runs need not get through it

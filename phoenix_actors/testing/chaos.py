@@ -531,7 +531,11 @@ class _Run:
         fault_interval: tuple[float, float],
         push_interval: tuple[float, float],
         progress: Callable[[str], None] | None,
+        heartbeat: float = HEARTBEAT,
     ) -> None:
+        self.heartbeat = heartbeat
+        self.options = msgspec.structs.replace(CHAOS_OPTIONS, heartbeat_interval=heartbeat)
+        self.notice_timeout = NOTICE_TIMEOUT / HEARTBEAT * heartbeat
         self.seconds = seconds
         self.n_clients = clients
         self.seed = seed
@@ -569,7 +573,7 @@ class _Run:
             client = Client(
                 self.server.url,
                 params={"user_id": f"bot{i}"},
-                options=CHAOS_OPTIONS,
+                options=self.options,
                 restart_limit=RESTART_LIMIT,
             )
 
@@ -657,15 +661,15 @@ class _Run:
             faults.drop_replies(None)
         faults.stop_heartbeats()
         try:
-            self.never.wait(1.5 * HEARTBEAT)
+            self.never.wait(1.5 * self.heartbeat)
 
             def noticed() -> bool:
                 return all(ledger.last_closed.get(b.index, -1.0) > t0 for b in self.bots)
 
             with ledger.cond:
-                if not ledger.cond.wait_for(noticed, timeout=NOTICE_TIMEOUT):
+                if not ledger.cond.wait_for(noticed, timeout=self.notice_timeout):
                     late = [b.user for b in self.bots if ledger.last_closed.get(b.index, -1) <= t0]
-                    ledger.problem(f"{kind}: {late} kept their link {NOTICE_TIMEOUT} s")
+                    ledger.problem(f"{kind}: {late} kept their link {self.notice_timeout} s")
         finally:
             faults.reset()
         with ledger.cond:
@@ -941,6 +945,7 @@ def run_chaos(
     settle_timeout: float = 10.0,
     fd_slack: int = 3,
     progress: Callable[[str], None] | None = None,
+    heartbeat: float = HEARTBEAT,
 ) -> ChaosReport:
     """Run clients against a loopback server for ``seconds`` of faults; report what happened.
 
@@ -961,6 +966,7 @@ def run_chaos(
         settle_timeout: seconds the end may take to settle.
         fd_slack: file descriptors the run may leave open beyond the start.
         progress: called with a line of text at each phase (e.g. ``print``).
+        heartbeat: the clients' heartbeat interval (silent-link faults last 1.5 of them).
 
     Returns:
         The run's :class:`ChaosReport`; ``report.ok`` says whether every check passed.
@@ -975,5 +981,6 @@ def run_chaos(
         fault_interval=fault_interval,
         push_interval=push_interval,
         progress=progress,
+        heartbeat=heartbeat,
     )
     return run.run(settle_timeout, fd_slack)
