@@ -24,15 +24,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, Self, TypeVar, overload
+
+import msgspec
 
 from phoenix_actors.actors.dispatch import DEFAULT_BACKLOG, Feed, Overflow, Subscriber
 from phoenix_actors.actors.reply import Reply
 from phoenix_actors.client import Client
 from phoenix_actors.clock import Clock, MonotonicClock
 from phoenix_actors.errors import AskTimeoutError
+from phoenix_actors.handles import AsyncChannel
 from phoenix_actors.messages import (
     Command,
     ConnectOptions,
@@ -132,6 +135,19 @@ class AsyncClient:
             AskTimeoutError: a subscriber callback was still running after ``timeout``.
         """
         await asyncio.to_thread(self.client.stop, timeout)
+
+    # --- channel handles ---------------------------------------------------------------
+
+    def channel(
+        self,
+        topic: str,
+        *,
+        payload: Any = msgspec.UNSET,
+        events: Sequence[str] | msgspec.UnsetType | None = msgspec.UNSET,
+        timeout: float | msgspec.UnsetType | None = msgspec.UNSET,
+    ) -> AsyncChannel:
+        """A handle on ``topic`` with awaitable ``join()``, ``push()``, ``leave()``."""
+        return AsyncChannel(self, topic, payload=payload, events=events, timeout=timeout)
 
     # --- tell / ask ------------------------------------------------------------------
 
@@ -238,9 +254,7 @@ async def _drain(
         feed.close()
 
 
-async def wait_reply(
-    reply: Reply, timeout: float | None, loop: asyncio.AbstractEventLoop
-) -> Any:
+async def wait_reply(reply: Reply, timeout: float | None, loop: asyncio.AbstractEventLoop) -> Any:
     """Await ``reply`` on ``loop``: its answer, or its exception.
 
     Args:

@@ -18,7 +18,7 @@ import itertools
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Self, TypeVar, overload
 
 import msgspec
@@ -38,6 +38,7 @@ from phoenix_actors.errors import (
     InvalidTypeError,
     PayloadTooLargeError,
 )
+from phoenix_actors.handles import Channel
 from phoenix_actors.messages import (
     AddConnectOptions,
     AddEvents,
@@ -295,6 +296,25 @@ class Client:
         when the client stops). ``backlog`` and ``overflow`` as for :meth:`subscribe`.
         """
         return self._rt.events.iterate(timeout, backlog=backlog, overflow=overflow)
+
+    # --- channel handles ---------------------------------------------------------------
+
+    def channel(
+        self,
+        topic: str,
+        *,
+        payload: Any = msgspec.UNSET,
+        events: Sequence[str] | msgspec.UnsetType | None = msgspec.UNSET,
+        timeout: float | msgspec.UnsetType | None = msgspec.UNSET,
+    ) -> Channel:
+        """A handle on ``topic``: ``join()``, ``push()``, ``leave()``, ``on()``, ``presence``.
+
+        Sugar over the messages (``ch.push(e, p)`` is ``ask(Push(topic, e, p))``).
+
+        Raises:
+            InvalidTypeError, InvalidArgumentError: a bad topic or join option.
+        """
+        return Channel(self, topic, payload=payload, events=events, timeout=timeout)
 
     # --- tell / ask --------------------------------------------------------------------
 

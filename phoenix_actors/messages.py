@@ -97,6 +97,7 @@ __all__ = [
     "PresenceJoined",
     "PresenceLeft",
     "PresenceStateReceived",
+    "PresenceSynced",
     "Push",
     "PushError",
     "PushOk",
@@ -921,6 +922,19 @@ class PresenceDiffReceived(Event, frozen=True):
 
     topic: str
     diff: PresenceDiff
+
+
+class PresenceSynced(Event, frozen=True):
+    """The presence list of ``topic`` changed: ``presences`` is the whole list now.
+
+    phoenix.js ``Presence.onSync``: once per presence state (with the diffs
+    held for it) and once per diff applied. Build a "who is online" view
+    from this, not from PresenceJoined / PresenceLeft, which are per key
+    and per meta (a user with two connections joins twice and leaves once).
+    """
+
+    topic: str
+    presences: list[Presence]
 
 
 class PresenceJoined(Event, frozen=True):

@@ -27,6 +27,7 @@ from phoenix_actors.messages import (
     PresenceJoined,
     PresenceLeft,
     PresenceStateReceived,
+    PresenceSynced,
 )
 from phoenix_actors.protocol import presence as core
 from phoenix_actors.protocol.frames import Message
@@ -149,3 +150,8 @@ class PresenceActor(ClientActor):
                     emit(PresenceLeft(topic=topic, presence=left, current=current))
                 case core.PresenceSynced(presences=presences):
                     emit(PresenceStateReceived(topic=topic, presences=presences))
+        synced = msg.event == tracker.state_event or (
+            msg.event == tracker.diff_event and not tracker.in_pending_sync_state(frame.join_ref)
+        )
+        if synced:  # phoenix.js onSync: once per state (with the diffs it held) or diff
+            emit(PresenceSynced(topic=topic, presences=tracker.presences()))
