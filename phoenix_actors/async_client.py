@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, Self, TypeVar, overload
@@ -254,19 +256,71 @@ async def _drain(
         feed.close()
 
 
-async def wait_reply(reply: Reply, timeout: float | None, loop: asyncio.AbstractEventLoop) -> Any:
+class _Bridge:
+    """Hands answers from actor threads to one loop, waking it once per burst.
+
+    ``call_soon_threadsafe`` writes to the loop's self-pipe each time; under
+    load many answers arrive between two loop turns, so they are queued and
+    one wake-up drains them all.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._lock = threading.Lock()
+        self._queue: list[Callable[[], None]] = []
+        self._scheduled = False
+
+    def post(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the loop soon (from any thread); dropped if the loop closed."""
+        with self._lock:
+            self._queue.append(fn)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        try:
+            self.loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # the loop closed: nobody waits any more
+            with self._lock:
+                self._queue.clear()
+                self._scheduled = False
+
+    def _drain(self) -> None:
+        with self._lock:
+            queue, self._queue = self._queue, []
+            self._scheduled = False
+        for fn in queue:
+            fn()
+
+
+_bridges: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Bridge] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _bridge(loop: asyncio.AbstractEventLoop) -> _Bridge:
+    bridge = _bridges.get(loop)
+    if bridge is None:
+        bridge = _bridges.setdefault(loop, _Bridge(loop))
+    return bridge
+
+
+async def wait_reply(
+    reply: Reply, timeout: float | None, loop: asyncio.AbstractEventLoop
+) -> Any:
     """Await ``reply`` on ``loop``: its answer, or its exception.
 
     Args:
         reply: the reply to await.
         timeout: seconds; None waits until the reply's guard (its protocol
-            timeout plus the guard margin).
-        loop: the running loop (the done-callback comes from an actor thread).
+            timeout plus the guard margin), which the answerer may move.
+        loop: the running loop (the answer comes from an actor thread).
 
     Raises:
         AskTimeoutError: no answer in time.
     """
     future: asyncio.Future[Any] = loop.create_future()
+    deadline = None if timeout is None else _real.now() + timeout
+    timer: list[asyncio.TimerHandle] = []
 
     def settle() -> None:
         if future.done():  # the awaiting task was cancelled meanwhile
@@ -277,25 +331,25 @@ async def wait_reply(reply: Reply, timeout: float | None, loop: asyncio.Abstract
         else:
             future.set_result(reply.result())
 
-    def done(_: Reply) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
-            loop.call_soon_threadsafe(settle)
+    def check() -> None:
+        # a timer at the deadline: give up unless the answerer moved the guard
+        if future.done():
+            return
+        at = reply.guard if deadline is None else deadline
+        left = at - _real.now()
+        if left > 0:
+            timer[:] = [loop.call_later(left, check)]
+            return
+        what = "the protocol deadline (actor gone?)" if deadline is None else f"{timeout} s"
+        future.set_exception(AskTimeoutError(f"no answer within {what}"))
 
-    reply.add_done_callback(done)
+    bridge = _bridge(loop)
+    reply.add_done_callback(lambda _: bridge.post(settle))
+    check()
     try:
-        if timeout is not None:
-            try:
-                return await asyncio.wait_for(future, timeout)
-            except TimeoutError as exc:
-                raise AskTimeoutError(f"no answer within {timeout} s") from exc
-        while True:
-            left = reply.guard - _real.now()
-            try:
-                return await asyncio.wait_for(asyncio.shield(future), max(0.0, left))
-            except TimeoutError as exc:
-                if reply.guard <= _real.now():
-                    msg = "no answer before the protocol deadline (actor gone?)"
-                    raise AskTimeoutError(msg) from exc
+        return await future
     finally:
+        for handle in timer:
+            handle.cancel()
         if not future.done():
             future.cancel()

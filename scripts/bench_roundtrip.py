@@ -26,6 +26,7 @@ one process and reports that process's peak RSS.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import json
 import math
@@ -48,6 +49,7 @@ import msgspec
 import websocket
 
 from phoenix_actors import (
+    AsyncClient,
     ChannelEvent,
     Client,
     Event,
@@ -66,7 +68,7 @@ JS_CLIENT = JS_DIR / "bench_roundtrip_client.mjs"
 TOPIC = "bench:1"
 START_DEADLINE = 30.0
 MANY_DEADLINE = 20.0
-CLIENTS = ("phoenix_actors", "phoenix.js", "bare")
+CLIENTS = ("phoenix_actors", "pa-async", "phoenix.js", "bare")
 TESTS = ("sequential", "pipelined", "broadcast", "big")
 
 
@@ -392,6 +394,53 @@ def _bare_pipelined(
     return total / elapsed, cpu / total * 1e6
 
 
+# -- phoenix_actors, asyncio ----------------------------------------------------------
+
+
+def bench_async(url: str, counts: Counts, tests: list[str]) -> dict[str, float]:
+    """Sequential and pipelined awaited asks with ``phoenix_actors.AsyncClient``."""
+    return asyncio.run(_async_bench(url, counts, tests))
+
+
+async def _async_bench(url: str, counts: Counts, tests: list[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    async with AsyncClient(url) as client:
+        joined = await client.ask(Join(TOPIC))
+        if not isinstance(joined, JoinOk):
+            msg = f"join failed: {joined!r}"
+            raise BenchError(msg)
+        if "sequential" in tests:
+            for i in range(counts.warmup):
+                _expect_ok(await client.ask(Push(TOPIC, "echo", {"i": i})))
+            samples = []
+            for i in range(counts.sequential):
+                start = time.perf_counter()
+                reply = await client.ask(Push(TOPIC, "echo", {"i": i}))
+                samples.append(time.perf_counter() - start)
+                _expect_ok(reply)
+            out |= latency_figures(samples)
+        if "pipelined" in tests:
+            window = asyncio.Semaphore(counts.window)
+
+            async def one(i: int) -> None:
+                try:
+                    _expect_ok(await client.ask(Push(TOPIC, "echo", {"i": i})))
+                finally:
+                    window.release()
+
+            cpu0 = cpu_seconds()
+            start = time.perf_counter()
+            tasks = []
+            for i in range(counts.total):
+                await window.acquire()
+                tasks.append(asyncio.create_task(one(i)))
+            await asyncio.gather(*tasks)
+            elapsed = time.perf_counter() - start
+            cpu = cpu_seconds() - cpu0
+            out |= {"pipe_rate": counts.total / elapsed, "pipe_cpu_us": cpu / counts.total * 1e6}
+    return out
+
+
 # -- phoenix.js -----------------------------------------------------------------------
 
 
@@ -431,6 +480,7 @@ def bench_phoenix_js(url: str, counts: Counts, tests: list[str]) -> dict[str, fl
 
 BENCHES: dict[str, Callable[[str, Counts, list[str]], dict[str, float]]] = {
     "phoenix_actors": bench_phoenix_actors,
+    "pa-async": bench_async,
     "phoenix.js": bench_phoenix_js,
     "bare": bench_bare,
 }
@@ -528,7 +578,7 @@ def print_table(results: dict[str, Result]) -> None:
     """Each figure for each client, and the phoenix_actors ratios."""
     names = list(results)
     header = f"{'':32}" + "".join(f"{name:>16}" for name in names)
-    header += f"{'pa/phoenix.js':>15}{'pa/bare':>10}"
+    header += f"{'pa/phoenix.js':>15}{'pa/bare':>10}{'async/pa':>10}"
     print(header)
     print("-" * len(header))
     for key, label in ROWS:
@@ -538,6 +588,7 @@ def print_table(results: dict[str, Result]) -> None:
         pa = values.get("phoenix_actors")
         line = f"{label:32}" + "".join(f"{_cell(values[name]):>16}" for name in names)
         line += f"{_ratio(pa, values.get('phoenix.js')):>15}{_ratio(pa, values.get('bare')):>10}"
+        line += f"{_ratio(values.get('pa-async'), pa):>10}"
         print(line)
     for name, result in results.items():
         if result.error is not None:
