@@ -65,6 +65,7 @@ class _Subscription:
         "limit",
         "name",
         "policy",
+        "removed",
         "wake",
     )
 
@@ -82,6 +83,7 @@ class _Subscription:
         # written only by the one thread that delivers to this subscription
         self.in_hand = 0
         self.wake: Callable[[], object] | None = None  # a waiting Feed's owner, called once
+        self.removed = False
 
     def _woken(self) -> None:
         wake, self.wake = self.wake, None
@@ -139,7 +141,11 @@ class _Subscription:
             )
             self.dropped = 0
         backlog = self.backlog
-        out.extend(backlog.popleft() for _ in range(min(most, len(backlog))))
+        if len(backlog) <= most:  # the common case: take it all at once
+            out.extend(backlog)
+            backlog.clear()
+        else:
+            out.extend(backlog.popleft() for _ in range(most))
         self.in_hand += len(out)
         return out
 
@@ -253,6 +259,7 @@ class EventDispatcher:
     def _remove(self, sub: _Subscription) -> None:
         with self._cond:
             self._subs = tuple(s for s in self._subs if s is not sub)
+            sub.removed = True
             sub.backlog.clear()
 
     # --- emitting (actor threads) ----------------------------------------------------
@@ -270,8 +277,17 @@ class EventDispatcher:
         """Queue ``events``, in order, for every subscriber, under one lock."""
         if not events or not self._subs:
             return
+        n = len(events)
         with self._cond:
             for sub in self._subs:
+                backlog = sub.backlog
+                if (
+                    sub.wake is None
+                    and not sub.failed
+                    and len(backlog) + sub.in_hand + n <= sub.limit
+                ):
+                    backlog.extend(events)  # room for all: no policy to apply
+                    continue
                 offer = sub.offer
                 for event in events:
                     offer(event)
@@ -294,11 +310,16 @@ class EventDispatcher:
                     cond.notify_all()  # events() iterators end too
                     return
             for sub, events in work:
+                deliver = sub.deliver
+                assert deliver is not None
                 for event in events:
                     sub.in_hand -= 1
-                    if not self._running or sub not in self._subs:
+                    if not self._running or sub.removed:
                         break
-                    self._call(sub, event)
+                    try:
+                        deliver(event)
+                    except Exception as exc:  # noqa: BLE001 - user code may raise anything
+                        self._failed(sub, event, exc)
                 if sub.failed and not sub.pending:  # its final report was delivered
                     self._remove(sub)
 
@@ -308,24 +329,21 @@ class EventDispatcher:
             (sub, sub.take(_BATCH)) for sub in self._subs if sub.deliver is not None and sub.pending
         ]
 
-    def _call(self, sub: _Subscription, event: Event) -> None:
-        deliver = sub.deliver
-        assert deliver is not None
-        try:
-            deliver(event)
-        except pykka.ActorDeadError:
+    def _failed(self, sub: _Subscription, event: Event, exc: Exception) -> None:
+        """A callback raised: log it, report it (a dead subscribed actor is dropped)."""
+        if isinstance(exc, pykka.ActorDeadError):
             self._remove(sub)
-        except Exception as exc:
-            log.exception("subscriber %s raised on %s", sub.name, type(event).__name__)
-            if not (isinstance(event, InternalError) and event.error == _SUBSCRIBER_ERROR):
-                # reported to everyone, but a failure handling such a report is not
-                # reported again (two failing subscribers would feed each other)
-                self.emit(
-                    InternalError(
-                        reason=f"subscriber {sub.name} raised {type(exc).__name__}: {exc}",
-                        error=_SUBSCRIBER_ERROR,
-                    )
+            return
+        log.error("subscriber %s raised on %s", sub.name, type(event).__name__, exc_info=exc)
+        if not (isinstance(event, InternalError) and event.error == _SUBSCRIBER_ERROR):
+            # reported to everyone, but a failure handling such a report is not
+            # reported again (two failing subscribers would feed each other)
+            self.emit(
+                InternalError(
+                    reason=f"subscriber {sub.name} raised {type(exc).__name__}: {exc}",
+                    error=_SUBSCRIBER_ERROR,
                 )
+            )
 
     # --- stopping ----------------------------------------------------------------------
 
