@@ -24,6 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
+import math
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -257,11 +260,12 @@ async def _drain(
 
 
 class _Bridge:
-    """Hands answers from actor threads to one loop, waking it once per burst.
+    """Hands answers from actor threads to one loop, and keeps the asks' deadlines.
 
     ``call_soon_threadsafe`` writes to the loop's self-pipe each time; under
     load many answers arrive between two loop turns, so they are queued and
-    one wake-up drains them all.
+    one wake-up drains them all. Deadlines are one heap with one loop timer
+    (at the earliest), not a timer per ask.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -269,6 +273,10 @@ class _Bridge:
         self._lock = threading.Lock()
         self._queue: list[Callable[[], None]] = []
         self._scheduled = False
+        self._deadlines: list[tuple[float, int, _Wait]] = []
+        self._seq = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = math.inf
 
     def post(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the loop soon (from any thread); dropped if the loop closed."""
@@ -291,6 +299,67 @@ class _Bridge:
         for fn in queue:
             fn()
 
+    def watch(self, wait: _Wait) -> None:
+        """Fail ``wait`` at its deadline unless answered first (on the loop)."""
+        at = wait.due()
+        heapq.heappush(self._deadlines, (at, next(self._seq), wait))
+        if at < self._timer_at:
+            self._arm(at)
+
+    def _arm(self, at: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = self.loop.call_later(max(0.0, at - _real.now()), self._sweep)
+
+    def _sweep(self) -> None:
+        self._timer, self._timer_at = None, math.inf
+        heap, now = self._deadlines, _real.now()
+        while heap and heap[0][0] <= now:
+            _, _, wait = heapq.heappop(heap)
+            if wait.future.done():
+                continue
+            at = wait.due()
+            if at > now:  # the answerer moved the guard: wait on
+                heapq.heappush(heap, (at, next(self._seq), wait))
+            else:
+                wait.expire()
+        while heap and heap[0][2].future.done():
+            heapq.heappop(heap)
+        if heap:
+            self._arm(heap[0][0])
+
+
+class _Wait:
+    """One awaited reply: its loop future and its deadline."""
+
+    __slots__ = ("deadline", "future", "reply", "timeout")
+
+    def __init__(self, reply: Reply, future: asyncio.Future[Any], timeout: float | None) -> None:
+        self.reply = reply
+        self.future = future
+        self.timeout = timeout
+        self.deadline = None if timeout is None else _real.now() + timeout
+
+    def due(self) -> float:
+        return self.reply.guard if self.deadline is None else self.deadline
+
+    def settle(self) -> None:
+        future = self.future
+        if future.done():  # the awaiting task was cancelled meanwhile
+            return
+        exc = self.reply.exception()
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(self.reply.result())
+
+    def expire(self) -> None:
+        what = (
+            "the protocol deadline (actor gone?)" if self.timeout is None else f"{self.timeout} s"
+        )
+        self.future.set_exception(AskTimeoutError(f"no answer within {what}"))
+
 
 _bridges: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Bridge] = (
     weakref.WeakKeyDictionary()
@@ -304,9 +373,7 @@ def _bridge(loop: asyncio.AbstractEventLoop) -> _Bridge:
     return bridge
 
 
-async def wait_reply(
-    reply: Reply, timeout: float | None, loop: asyncio.AbstractEventLoop
-) -> Any:
+async def wait_reply(reply: Reply, timeout: float | None, loop: asyncio.AbstractEventLoop) -> Any:
     """Await ``reply`` on ``loop``: its answer, or its exception.
 
     Args:
@@ -318,38 +385,12 @@ async def wait_reply(
     Raises:
         AskTimeoutError: no answer in time.
     """
-    future: asyncio.Future[Any] = loop.create_future()
-    deadline = None if timeout is None else _real.now() + timeout
-    timer: list[asyncio.TimerHandle] = []
-
-    def settle() -> None:
-        if future.done():  # the awaiting task was cancelled meanwhile
-            return
-        exc = reply.exception()
-        if exc is not None:
-            future.set_exception(exc)
-        else:
-            future.set_result(reply.result())
-
-    def check() -> None:
-        # a timer at the deadline: give up unless the answerer moved the guard
-        if future.done():
-            return
-        at = reply.guard if deadline is None else deadline
-        left = at - _real.now()
-        if left > 0:
-            timer[:] = [loop.call_later(left, check)]
-            return
-        what = "the protocol deadline (actor gone?)" if deadline is None else f"{timeout} s"
-        future.set_exception(AskTimeoutError(f"no answer within {what}"))
-
     bridge = _bridge(loop)
-    reply.add_done_callback(lambda _: bridge.post(settle))
-    check()
+    wait = _Wait(reply, loop.create_future(), timeout)
+    bridge.watch(wait)
+    reply.add_done_callback(lambda _: bridge.post(wait.settle))
     try:
-        return await future
+        return await wait.future
     finally:
-        for handle in timer:
-            handle.cancel()
-        if not future.done():
-            future.cancel()
+        if not wait.future.done():
+            wait.future.cancel()
