@@ -6,9 +6,11 @@ time each check also runs against a real client on the bundled server.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, assert_type
 
 from phoenix_actors import (
+    AsyncClient,
     Client,
     GetAllQueuedPushes,
     GetChannelJoined,
@@ -66,3 +68,21 @@ def test_answers_have_the_types_the_signatures_promise() -> None:
     assert isinstance(pushed, PushOk)
     assert channels == ["room:typed"]
     assert isinstance(left, LeaveOk)
+
+
+async def typed_async_answers(client: AsyncClient) -> None:
+    """The same signatures on AsyncClient (checked by mypy)."""
+    assert_type(await client.ask(Join("room:typed")), JoinOk | JoinError | JoinTimeout)
+    assert_type(await client.ask(Push("room:typed", "ping")), PushOk | PushError | PushTimeout)
+    assert_type(await client.ask(GetJoinedChannels()), list[str])
+    assert_type(await client.ask(GetPushCountdown(Match(topic="room:typed"))), int | None)
+    assert_type(await client.ask(Leave("room:typed")), LeaveOk)
+
+
+def test_async_answers_have_the_promised_types() -> None:
+    async def main(url: str) -> None:
+        async with AsyncClient(url) as client:
+            await typed_async_answers(client)
+
+    with LoopbackServer() as server:
+        asyncio.run(main(server.url))

@@ -262,3 +262,29 @@ def test_every_thread_of_a_client_carries_its_unique_name(
     finally:
         a.stop()
         b.stop()
+
+
+def test_a_full_channel_queue_fails_the_push_at_once_as_overflow(
+    clock: FakeClock, network: MemoryNetwork
+) -> None:
+    from phoenix_actors.messages import ConnectOptions, PushError  # noqa: PLC0415
+
+    network.refuse(None)  # the socket never opens: pushes wait in the queue
+    client = started(
+        Client(
+            ENDPOINT, clock=clock, transport=network, options=ConnectOptions(max_queued_pushes=2)
+        )
+    )
+    recorder = EventRecorder()
+    client.subscribe(recorder)
+    try:
+        client.tell(Push(TOPIC, "a"))
+        client.tell(Push(TOPIC, "b"))
+        answer = client.ask(Push(TOPIC, "c"), timeout=WAIT)  # answered now, not at a timeout
+        assert isinstance(answer, PushError)
+        assert answer.status == "overflow"
+        assert [p.event for p in client.ask(GetQueuedPushes(TOPIC), timeout=WAIT)] == ["a", "b"]
+        reported = recorder.wait_for(PushError, timeout=WAIT)
+        assert reported.push.event == "c"
+    finally:
+        client.stop()
