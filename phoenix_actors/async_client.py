@@ -57,6 +57,7 @@ from phoenix_actors.messages import (
     PushOk,
     PushTimeout,
     Query,
+    Refusal,
 )
 from phoenix_actors.transport.base import TransportFactory
 
@@ -89,6 +90,7 @@ class AsyncClient:
         *,
         params: Mapping[str, Any]
         | Callable[[], Mapping[str, Any]]
+        | Callable[[Refusal | None], Mapping[str, Any]]
         | Callable[[], Awaitable[Mapping[str, Any]]]
         | None = None,
         options: ConnectOptions | None = None,

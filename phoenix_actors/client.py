@@ -94,6 +94,7 @@ from phoenix_actors.messages import (
     PushOk,
     PushTimeout,
     Query,
+    Refusal,
     SetConnectOptions,
     SetConnectParams,
     SetJoinConfig,
@@ -173,7 +174,9 @@ class Client:
     Args:
         endpoint: the socket endpoint, e.g. ``"ws://127.0.0.1:4000/socket"``
             (``http(s)`` maps to ``ws(s)``; ``/websocket`` is appended).
-        params: connect params, a mapping or a callable re-evaluated on each connect.
+        params: connect params, a mapping or a callable re-evaluated on each connect
+            (one that takes an argument gets the :class:`Refusal` after a refused
+            connect, so it can hand over fresh credentials).
         options: connect options (timeouts, heartbeat, schedules, vsn, auth token...).
         clock: the time source (``FakeClock`` in tests).
         transport: the websocket transport factory (``MemoryNetwork`` in tests).
@@ -190,7 +193,10 @@ class Client:
         self,
         endpoint: str,
         *,
-        params: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
+        params: Mapping[str, Any]
+        | Callable[[], Mapping[str, Any]]
+        | Callable[[Refusal | None], Mapping[str, Any]]
+        | None = None,
         options: ConnectOptions | None = None,
         clock: Clock | None = None,
         transport: TransportFactory | None = None,

@@ -103,6 +103,7 @@ __all__ = [
     "PushOk",
     "PushTimeout",
     "Query",
+    "Refusal",
     "RetryStrategy",
     "Schedule",
     "SetConnectOptions",
@@ -274,7 +275,12 @@ class ConnectOptions(msgspec.Struct, frozen=True, kw_only=True):
     longpoll_fallback: float | msgspec.UnsetType | None = msgspec.UNSET
     """Fall back to long-poll if the websocket fails within this many seconds (off)."""
     auth_token: (
-        str | Callable[[], str] | Callable[[], Awaitable[str]] | msgspec.UnsetType | None
+        str
+        | Callable[[], str]
+        | Callable[[Refusal | None], str]
+        | Callable[[], Awaitable[str]]
+        | msgspec.UnsetType
+        | None
     ) = msgspec.UNSET
     """Token sent in Sec-WebSocket-Protocol, as phoenix.js 1.8 does (never logged);
     a callable is called on each connect (an async one, with AsyncClient)."""
@@ -288,6 +294,15 @@ class ConnectOptions(msgspec.Struct, frozen=True, kw_only=True):
     """Largest push payload in encoded bytes; larger raises PayloadTooLargeError (none)."""
     max_queued_pushes: int | msgspec.UnsetType | None = msgspec.UNSET
     """Pushes a channel queues while it cannot send; more fail as "overflow" (10_000)."""
+    reconnect_policy: (
+        Callable[[int | None, int | None, int], float | None] | msgspec.UnsetType | None
+    ) = msgspec.UNSET
+    """``(close_code, http_status, attempt) -> seconds | None``: the wait before each
+    reconnect, or None to stop (default: phoenix.js's schedule, after every close the
+    client did not start; a 403 stops it unless a token or params callable can take
+    the refusal and answer with fresh credentials)."""
+    reconnect_jitter: float | msgspec.UnsetType = msgspec.UNSET
+    """0..1: each reconnect wait is scaled by a uniform factor in [1 - j, 1 + j] (0)."""
     write_timeout: float | msgspec.UnsetType | None = msgspec.UNSET
     """Seconds written data may wait for a peer that does not read before the
     connection fails (default: the heartbeat interval)."""
@@ -302,6 +317,15 @@ class ConnectOptions(msgspec.Struct, frozen=True, kw_only=True):
             value = getattr(self, name)
             if value not in (msgspec.UNSET, None):
                 check_timeout(value, name)
+        jitter = self.reconnect_jitter
+        if jitter is not msgspec.UNSET:
+            if isinstance(jitter, bool) or not isinstance(jitter, int | float):
+                raise InvalidTypeError("reconnect_jitter must be a number")
+            if not 0 <= jitter <= 1:
+                raise InvalidArgumentError(f"reconnect_jitter must be in 0..1, got {jitter!r}")
+        policy = self.reconnect_policy
+        if policy not in (msgspec.UNSET, None) and not callable(policy):
+            raise InvalidTypeError("reconnect_policy must be a callable")
         for name in ("max_frame_size", "max_push_size", "max_queued_pushes"):
             value = getattr(self, name)
             if value in (msgspec.UNSET, None):
@@ -342,6 +366,20 @@ def _check_schedule(value: object, field: str) -> None:
     for step in value:
         if isinstance(step, bool) or not isinstance(step, int | float) or step < 0:
             raise InvalidArgumentError(f"{field} steps must be numbers >= 0, got {step!r}")
+
+
+class Refusal(msgspec.Struct, frozen=True, kw_only=True):
+    """A refused connect, handed to a params or auth_token callable that takes one argument.
+
+    So a provider fetches fresh credentials after a refusal: ``auth_token=lambda
+    refusal: fetch_token(force=refusal is not None)``. None on a first connect or
+    a reconnect that follows no refusal.
+    """
+
+    status: int
+    """The handshake's HTTP status (403 when the server's ``connect/3`` refused)."""
+    attempt: int
+    """The reconnect attempt this connect is (1 for the first after the refusal)."""
 
 
 class SetConnectOptions(Command, frozen=True):
@@ -801,6 +839,8 @@ class SocketClosed(Event, frozen=True):
     will_reconnect: bool
     reconnect_in: float | None = None
     """Seconds until the reconnect attempt, when one is scheduled."""
+    reconnect_stopped: str | None = None
+    """Why no reconnect follows, when the reconnect policy stopped it."""
 
 
 class SocketError(Event, frozen=True):

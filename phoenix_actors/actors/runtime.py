@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -168,6 +169,8 @@ class Runtime:
     """Prefix of every thread name of this client (unique per client)."""
     events: EventDispatcher = field(default_factory=EventDispatcher)
     inflow: Inflow = field(default_factory=Inflow)
+    random: random.Random = field(default_factory=random.Random)
+    """Jitter's source (seed it in tests)."""
     loop: asyncio.AbstractEventLoop | None = None
     """The AsyncClient's event loop: async params / auth_token callables run there."""
     last_socket_error: str | None = None

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -38,6 +39,7 @@ from phoenix_actors.messages import (
     GetSocketStateString,
     InternalError,
     Log,
+    Refusal,
     SetConnectOptions,
     SetConnectParams,
     SocketClosed,
@@ -253,6 +255,7 @@ class SocketActor(ClientActor):
         self._attempt = 0  # counts opens that await async params: a late answer is ignored
         self._params: Any = None  # the params of the last attempt
         self._params_async = False
+        self._refused: int | None = None  # the HTTP status of the last refused handshake
 
     def _new_core(self) -> SocketCore:
         rt = self.rt
@@ -263,7 +266,14 @@ class SocketActor(ClientActor):
             reconnect_schedule=schedule,
             transport=rt.option("transport", "websocket"),
             longpoll_fallback=rt.option("longpoll_fallback", None),
+            reconnect_policy=rt.option("reconnect_policy", None),
+            reconnect_jitter=float(rt.option("reconnect_jitter", 0.0)),
+            random=rt.random.random,
         )
+
+    def _refreshable(self) -> bool:
+        """Whether a token or params callable can answer a refusal with fresh credentials."""
+        return callable(self.rt.option("auth_token", None)) or callable(self.rt.params)
 
     # --- lifecycle -----------------------------------------------------------------
 
@@ -332,6 +342,7 @@ class SocketActor(ClientActor):
             case _Opened(transport=t) if t is self.transport:
                 self.rt.wire.open = True
                 self.rt.last_socket_error = None
+                self._refused = None
                 effects = self.core.opened(now)
                 self._emit_state()
                 self.rt.events.emit(SocketOpened(url=_public_url(self._url)))
@@ -343,6 +354,7 @@ class SocketActor(ClientActor):
                     # a certificate will not become trusted by retrying: no reconnect storm
                     self.core.close_was_clean = True
                 self.rt.last_socket_error = str(err)
+                self._refused = status
                 self.rt.events.emit(
                     SocketError(reason=str(err), error=type(err).__name__, status=status, tls=tls)
                 )
@@ -352,7 +364,8 @@ class SocketActor(ClientActor):
                 self._detach()
                 if code == 1009 and largest is not None:
                     self._too_large = (largest[1], largest[2])
-                effects = self.core.closed(now, code, reason)
+                self.core.refreshable = self._refreshable()
+                effects = self.core.closed(now, code, reason, self._refused)
                 # the close is emitted before the channels hear of it, so their
                 # errors follow it in every subscriber's order (causal order)
                 self.rt.events.emit(
@@ -362,6 +375,7 @@ class SocketActor(ClientActor):
                         was_clean=clean,
                         will_reconnect=self.core.reconnect_at is not None,
                         reconnect_in=self._reconnect_in(),
+                        reconnect_stopped=self.core.reconnect_stopped,
                     )
                 )
                 self._emit_state()
@@ -431,6 +445,8 @@ class SocketActor(ClientActor):
         core.reconnect_schedule = make_schedule(
             self.rt.option("reconnect_after", None), reconnect_after
         )
+        core.reconnect_policy = self.rt.option("reconnect_policy", None)
+        core.reconnect_jitter = float(self.rt.option("reconnect_jitter", 0.0))
         if self.rt.option("logger", False):  # noqa: FBT003
             self.rt.wire.log_frames = True
             _enable_logging()
@@ -489,9 +505,12 @@ class SocketActor(ClientActor):
     def _open(self, kind: TransportKind) -> None:
         """Evaluate params and token (awaiting async ones on the client's loop), then open."""
         rt = self.rt
+        refusal = None
+        if self._refused is not None:
+            refusal = Refusal(status=self._refused, attempt=self.core.reconnect_tries)
         try:
-            params = _evaluate(rt.params)
-            token = _evaluate(rt.option("auth_token", None))
+            params = _evaluate(rt.params, refusal)
+            token = _evaluate(rt.option("auth_token", None), refusal)
         except Exception as exc:  # noqa: BLE001 - a user callable may raise anything
             self._refuse_open("params callable raised", exc)
             return
@@ -577,9 +596,24 @@ class SocketActor(ClientActor):
             transport.close(code, reason)
 
 
-def _evaluate(value: Any) -> Any:
-    """``value()`` if it is callable, else ``value`` (params and tokens may be either)."""
-    return value() if callable(value) else value
+def _evaluate(value: Any, refusal: Refusal | None = None) -> Any:
+    """``value()`` if callable (``value(refusal)`` if it takes an argument), else ``value``."""
+    if not callable(value):
+        return value
+    return value(refusal) if _takes_argument(value) else value()
+
+
+def _takes_argument(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` can be called with one positional argument (the refusal)."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin without a signature: call it bare
+        return False
+    try:
+        signature.bind(None)
+    except TypeError:
+        return False
+    return True
 
 
 async def _both(params: Any, token: Any) -> tuple[Any, Any]:

@@ -7,9 +7,13 @@ return effects. The rules are phoenix.js's (``socket.js``; PROTOCOL.md §4):
   interval after each reply; a heartbeat still unanswered when the next is
   due closes the connection with 1000 "heartbeat timeout", errors the
   channels, and reconnects anyway;
-* after a close the socket reconnects iff the close was not deliberate and
-  the code is not 1000, on the reconnect schedule (10 ms ... 5 s), reset by
-  a successful open;
+* after every close the client did not start (1000, 1001, 1012 included,
+  as phoenix.js 1.8.16) the socket reconnects on the reconnect schedule
+  (10 ms ... 5 s), reset by a successful open; a reconnect policy
+  ``(close_code, http_status, attempt) -> seconds | None`` may change the
+  delay or stop (None), and optional jitter spreads a fleet's reconnects.
+  By default a refused handshake (HTTP 403) stops the reconnects unless a
+  token or params provider can answer the refusal with fresh credentials;
 * ``connect`` with a live transport does nothing;
 * long-poll sends no heartbeats;
 * with a long-poll fallback threshold, a websocket attempt falls back to
@@ -39,6 +43,7 @@ __all__ = [
     "NotifyChannels",
     "OpenTransport",
     "Rearm",
+    "ReconnectPolicy",
     "SendFrame",
     "SocketCore",
     "SocketEffect",
@@ -58,6 +63,9 @@ class ConnState(StrEnum):
 
 
 TransportKind = Literal["websocket", "longpoll"]
+
+ReconnectPolicy = Callable[[int | None, int | None, int], float | None]
+"""``(close_code, http_status, attempt) -> seconds | None`` (None: stop reconnecting)."""
 
 
 class OpenTransport(msgspec.Struct, frozen=True):
@@ -128,8 +136,21 @@ class SocketCore:
         reconnect_schedule: Callable[[int], float] = reconnect_after,
         transport: TransportKind = "websocket",
         longpoll_fallback: float | None = None,
+        reconnect_policy: ReconnectPolicy | None = None,
+        reconnect_jitter: float = 0.0,
+        random: Callable[[], float] = lambda: 0.5,
+        refreshable: bool = False,
     ) -> None:
         """Create a closed socket."""
+        self.reconnect_policy = reconnect_policy
+        """``(close_code, http_status, attempt) -> seconds | None``; None: the default."""
+        self.reconnect_jitter = reconnect_jitter
+        self.random = random
+        """Uniform in [0, 1) (injected: tests seed it)."""
+        self.refreshable = refreshable
+        """A token or params provider can answer a refusal: a 403 is retried."""
+        self.reconnect_stopped: str | None = None
+        """Why the socket does not reconnect after its last close (None: it does)."""
         self.transport: TransportKind = transport
         self.longpoll_fallback = longpoll_fallback
         self.fallback_memo = False
@@ -212,6 +233,7 @@ class SocketCore:
         """The transport opened: reset the reconnect schedule, start heartbeats."""
         self.state = ConnState.OPEN
         self.reconnect_tries = 0
+        self.reconnect_stopped = None
         self.reconnect_at = None
         self.pending_heartbeat = None
         out: list[SocketEffect] = [Stop("reconnect")]
@@ -228,8 +250,10 @@ class SocketCore:
         out.append(NotifyChannels(opened=True))
         return out
 
-    def closed(self, now: float, code: int, reason: str) -> list[SocketEffect]:
-        """The transport closed (or failed to open) with ``code``."""
+    def closed(
+        self, now: float, code: int, reason: str, status: int | None = None
+    ) -> list[SocketEffect]:
+        """The transport closed (or failed to open) with ``code`` (and HTTP ``status``)."""
         was_live = self.state is not ConnState.CLOSED
         self.state = ConnState.CLOSED
         self.pending_heartbeat = None
@@ -238,13 +262,32 @@ class SocketCore:
         out: list[SocketEffect] = [Stop("heartbeat"), Stop("fallback")]
         if was_live:
             out.append(NotifyChannels(opened=False, reason="connection_closed"))
-        if not self.close_was_clean and code != 1000:
-            out += self._schedule_reconnect(now)
+        if not self.close_was_clean:
+            out += self._schedule_reconnect(now, code, status)
         return out
 
-    def _schedule_reconnect(self, now: float) -> list[SocketEffect]:
+    def default_policy(self, code: int | None, status: int | None, attempt: int) -> float | None:
+        """phoenix.js's schedule; stop after a 403 nobody can answer with fresh credentials."""
+        del code
+        if status == 403 and not self.refreshable:
+            return None
+        return self.reconnect_schedule(attempt)
+
+    def _schedule_reconnect(
+        self, now: float, code: int | None, status: int | None = None
+    ) -> list[SocketEffect]:
         self.reconnect_tries += 1
-        self.reconnect_delay = self.reconnect_schedule(self.reconnect_tries)
+        policy = self.reconnect_policy or self.default_policy
+        delay = policy(code, status, self.reconnect_tries)
+        if delay is None:
+            self.reconnect_at = self.reconnect_delay = None
+            why = f"HTTP {status}" if status is not None else f"close code {code}"
+            self.reconnect_stopped = f"the reconnect policy stopped after {why}"
+            return []
+        if self.reconnect_jitter:
+            delay *= 1.0 + self.reconnect_jitter * (2.0 * self.random() - 1.0)
+        self.reconnect_stopped = None
+        self.reconnect_delay = max(0.0, float(delay))
         self.reconnect_at = now + self.reconnect_delay
         return [Rearm("reconnect", self.reconnect_at)]
 
@@ -275,8 +318,8 @@ class SocketCore:
             NotifyChannels(opened=False, reason="heartbeat_timeout"),
             CloseTransport(1000, HEARTBEAT_TIMEOUT_REASON),
         ]
-        # a 1000 close would not reconnect by itself: schedule it explicitly
-        return out + self._schedule_reconnect(now)
+        # our own 1000 close is let go unseen: schedule the reconnect explicitly
+        return out + self._schedule_reconnect(now, 1000)
 
     def heartbeat_reply(self, now: float, ref: str | None) -> list[SocketEffect]:
         """A reply on the ``phoenix`` topic arrived."""

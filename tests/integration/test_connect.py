@@ -10,6 +10,7 @@ import pytest
 
 from phoenix_actors import (
     AddConnectOptions,
+    Client,
     Connect,
     ConnectOptions,
     Disconnect,
@@ -29,6 +30,7 @@ from phoenix_actors import (
     JoinOk,
     Push,
     PushOk,
+    Refusal,
     SetConnectOptions,
     SetConnectParams,
     SetJoinConfig,
@@ -39,6 +41,7 @@ from phoenix_actors import (
 )
 from phoenix_actors.server import ConnectInfo, LoopbackServer
 from phoenix_actors.server.demo import demo_connect
+from phoenix_actors.testing import EventRecorder
 from tests.integration.conftest import LOBBY, WAIT, MakeClient, whoami
 
 
@@ -158,14 +161,67 @@ def test_callable_params_are_evaluated_again_on_reconnect(
     assert whoami(s)["params"]["n"] == "2"
 
 
-def test_refused_connect_reports_403_and_does_not_hang(connect: MakeClient) -> None:
-    s = connect(params={"token": "bad"}, options=ConnectOptions(reconnect_after=[1.0]))
+def test_a_refused_connect_reports_403_and_stops_the_reconnect_storm(
+    connect: MakeClient,
+) -> None:
+    # fixed params cannot change: retrying would replay the same refused credentials
+    s = connect(params={"token": "bad"}, options=ConnectOptions(reconnect_after=[0.05]))
     s.client.tell(Connect())
     error = s.events.wait_for(SocketError, timeout=WAIT)
     assert error.status == 403
     closed = s.events.wait_for(SocketClosed, timeout=WAIT)
-    assert closed.will_reconnect is True
+    assert closed.will_reconnect is False
+    assert closed.reconnect_stopped == "the reconnect policy stopped after HTTP 403"
     assert s.client.ask(GetIsConnected()) is False
+    s.client.tell(Connect())  # an explicit connect tries again
+    assert s.events.wait_for(SocketError, timeout=WAIT).status == 403
+
+
+def test_a_token_provider_is_asked_again_after_a_refusal_and_the_socket_opens(
+    server: LoopbackServer,
+) -> None:
+    seen: list[Refusal | None] = []
+
+    def params(refusal: Refusal | None) -> dict[str, str]:
+        seen.append(refusal)
+        # the first token is stale (the server refuses it); a refusal gets a fresh one
+        return {"user_id": "renewed", "token": "bad" if refusal is None else "fresh"}
+
+    options = ConnectOptions(timeout=2.0, reconnect_after=[0.05], rejoin_after=[0.05])
+    with Client(server.url, params=params, options=options) as client:
+        events = EventRecorder()
+        client.subscribe(events)
+        joined = client.ask(Join(LOBBY), timeout=WAIT)
+        assert isinstance(joined, JoinOk)
+        assert events.wait_for(SocketError, timeout=WAIT).status == 403
+        closed = events.wait_for(SocketClosed, timeout=WAIT)
+        assert closed.will_reconnect is True
+        assert seen[0] is None
+        assert seen[1] == Refusal(status=403, attempt=1)
+        assert whoami_of(client)["user_id"] == "renewed"
+
+
+def whoami_of(client: Client) -> dict[str, Any]:
+    reply = client.ask(Push(LOBBY, "whoami"), timeout=WAIT)
+    assert isinstance(reply, PushOk), reply
+    response: dict[str, Any] = reply.response
+    return response
+
+
+def test_a_reconnect_policy_decides_and_none_stops(connect: MakeClient) -> None:
+    asked: list[tuple[int | None, int | None, int]] = []
+
+    def policy(code: int | None, status: int | None, attempt: int) -> float | None:
+        asked.append((code, status, attempt))
+        return 0.05 if attempt < 3 else None
+
+    s = connect(params={"token": "bad"}, options=ConnectOptions(reconnect_policy=policy))
+    s.client.tell(Connect())
+    for _ in range(3):
+        s.events.wait_for(SocketError, timeout=WAIT)
+    last = s.events.wait_for(SocketClosed, lambda e: not e.will_reconnect, timeout=WAIT)
+    assert last.reconnect_stopped == "the reconnect policy stopped after HTTP 403"
+    assert asked == [(1006, 403, 1), (1006, 403, 2), (1006, 403, 3)]
 
 
 # --- disconnecting ---------------------------------------------------------------------

@@ -53,8 +53,10 @@ class Harness:
     def opened(self) -> list[SocketEffect]:
         return self.run(self.core.opened(self.now))
 
-    def closed(self, code: int, reason: str = "") -> list[SocketEffect]:
-        return self.run(self.core.closed(self.now, code, reason))
+    def closed(
+        self, code: int, reason: str = "", status: int | None = None
+    ) -> list[SocketEffect]:
+        return self.run(self.core.closed(self.now, code, reason, status))
 
     def disconnect(self, code: int = 1000) -> list[SocketEffect]:
         return self.run(self.core.disconnect(self.now, code))
@@ -169,10 +171,8 @@ def test_unanswered_heartbeat_times_out_closes_1000_and_reconnects() -> None:
     assert h.timers == {"reconnect": 60.01}
     h.advance_to(60.01)
     assert h.opens == 2
-    # the old transport's 1000 close, if it is reported, changes nothing
-    h.effects.clear()
-    h.run(h.core.closed(h.now, 1000, "heartbeat timeout"))
-    assert "reconnect" not in h.timers
+    # (the old transport's own close is never fed in: the SocketActor drops
+    # callbacks from a transport it let go of)
 
 
 # --- close codes and reconnects -----------------------------------------------------
@@ -191,14 +191,69 @@ def test_abnormal_close_reconnects(code: int) -> None:
     assert h.state() is ConnState.CONNECTING
 
 
-def test_close_1000_does_not_reconnect() -> None:
+def test_a_server_close_with_1000_reconnects_as_phoenix_js_1_8_16_does() -> None:
     h = open_socket()
     effects = h.closed(1000)
     assert NotifyChannels(opened=False, reason="connection_closed") in effects
+    assert h.timers == {"reconnect": h.now + 0.01}
+    assert h.core.disconnect_reason == "closed with code 1000"
+    h.advance_to(h.now + 0.01)
+    assert h.opens == 2
+
+
+def test_a_deliberate_disconnect_never_reconnects() -> None:
+    h = open_socket()
+    h.run(h.core.disconnect(h.now, 1000, "bye"))
+    h.closed(1000)
     assert "reconnect" not in h.timers
     h.advance_to(100.0)
     assert h.opens == 1
-    assert h.core.disconnect_reason == "closed with code 1000"
+
+
+def test_a_reconnect_policy_sets_each_delay_and_none_stops() -> None:
+    calls: list[tuple[int | None, int | None, int]] = []
+
+    def policy(code: int | None, status: int | None, attempt: int) -> float | None:
+        calls.append((code, status, attempt))
+        return None if attempt >= 3 else 0.5 * attempt
+
+    h = open_socket(reconnect_policy=policy)
+    h.closed(1006)
+    assert h.timers["reconnect"] == pytest.approx(h.now + 0.5)
+    h.advance_to(h.now + 0.5)
+    h.closed(1006)  # the attempt failed: tries 2
+    assert h.timers["reconnect"] == pytest.approx(h.now + 1.0)
+    h.advance_to(h.now + 1.0)
+    h.closed(1011, status=None)
+    assert "reconnect" not in h.timers
+    assert h.core.reconnect_at is None
+    assert h.core.reconnect_stopped == "the reconnect policy stopped after close code 1011"
+    assert calls == [(1006, None, 1), (1006, None, 2), (1011, None, 3)]
+
+
+def test_a_refused_handshake_stops_by_default_unless_credentials_can_be_refreshed() -> None:
+    h = open_socket()
+    h.closed(1006, status=403)
+    assert "reconnect" not in h.timers
+    assert h.core.reconnect_stopped == "the reconnect policy stopped after HTTP 403"
+    r = open_socket()
+    r.core.refreshable = True  # a token or params callable answers the refusal
+    r.closed(1006, status=403)
+    assert r.timers["reconnect"] == pytest.approx(r.now + 0.01)
+
+
+def test_jitter_spreads_each_delay_within_its_bounds() -> None:
+    import random  # noqa: PLC0415
+
+    rng = random.Random(7)
+    delays = []
+    for _ in range(200):
+        h = open_socket(reconnect_jitter=0.5, random=rng.random, reconnect_schedule=lambda n: 2.0)
+        h.closed(1006)
+        delays.append(h.timers["reconnect"] - h.now)
+    assert min(delays) >= 1.0
+    assert max(delays) <= 3.0
+    assert max(delays) - min(delays) > 1.5  # really spread, not one value
 
 
 def test_reconnect_delays_follow_phoenix_js_and_reset_on_open() -> None:
