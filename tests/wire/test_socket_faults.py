@@ -14,7 +14,6 @@ from phoenix_actors import (
     Connect,
     ConnectOptions,
     Disconnect,
-    GetConnectionState,
     GetIsConnected,
     Join,
     JoinOk,
