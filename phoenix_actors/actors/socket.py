@@ -487,8 +487,9 @@ class SocketActor(ClientActor):
                             code=1000,
                             reason="heartbeat timeout",
                             was_clean=False,
-                            will_reconnect=True,
+                            will_reconnect=self.core.reconnect_at is not None,
                             reconnect_in=self._reconnect_in(),
+                            reconnect_stopped=self.core.reconnect_stopped,
                         )
                     )
 
