@@ -13,7 +13,7 @@ import msgspec
 
 from phoenix_actors.actors.presence import ForgetTopic, PresenceFrame
 from phoenix_actors.actors.reply import Call, Reply
-from phoenix_actors.actors.runtime import Runtime, log
+from phoenix_actors.actors.runtime import Inflow, Runtime, log
 from phoenix_actors.actors.scheduler import ArmTimer, CancelOwner, CancelTimer
 from phoenix_actors.actors.socket import (
     EnsureConnected,
@@ -221,17 +221,17 @@ class ChannelActor(ClientActor):
             self.rt.tell(self.rt.supervisor, Route(self.topic, message))
             return None
         match message:
-            case Frames(messages=messages, size=size):
+            case Frames(messages=messages, size=size, inflow=inflow):
                 share = size // len(messages)
                 forwarded = 0
                 emits: list[Any] = []  # the batch's events, emitted together (one lock)
                 for msg in messages:
                     effects = core.receive(now, msg)
                     if effects:
-                        forwarded += self._run(effects, share, emits)
+                        forwarded += self._run(effects, share, emits, inflow)
                 rt.events.emit_many(emits)
                 # presence frames are released by the PresenceActor, once it handled them
-                rt.inflow.release(size - forwarded * share)
+                inflow.release(size - forwarded * share)
             case Call(command=Push() as push, reply_to=fut):
                 fut.expect_within(core.timeout_of(push))
                 self._run(core.push(now, push, fut))
@@ -309,7 +309,11 @@ class ChannelActor(ClientActor):
         self._run(self.core.leave(now, timeout=timeout or None, call=fut))
 
     def _run(
-        self, effects: list[Effect], frame_size: int = 0, emits: list[Any] | None = None
+        self,
+        effects: list[Effect],
+        frame_size: int = 0,
+        emits: list[Any] | None = None,
+        inflow: Inflow | None = None,
     ) -> int:
         """Carry out ``effects``; return how many presence frames were forwarded.
 
@@ -342,9 +346,9 @@ class ChannelActor(ClientActor):
                     rt.tell_child("scheduler", CancelTimer(self.owner, name))
                 case Forward(message=msg, join_ref=join_ref):
                     forwarded += 1
-                    frame = PresenceFrame(self.topic, msg, join_ref, frame_size)
-                    if not rt.tell_child("presence", frame):
-                        rt.inflow.release(frame_size)
+                    frame = PresenceFrame(self.topic, msg, join_ref, frame_size, inflow)
+                    if not rt.tell_child("presence", frame) and inflow is not None:
+                        inflow.release(frame_size)
                 case NeedSocket():
                     rt.tell_child("socket", EnsureConnected(self.actor_ref))
                 case Finished():

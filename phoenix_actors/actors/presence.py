@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from phoenix_actors.actors.reply import Call
-from phoenix_actors.actors.runtime import Runtime, log
+from phoenix_actors.actors.runtime import Inflow, Runtime, log
 from phoenix_actors.actors.supervision import ChildFailed, ClientActor, Crash, CrashInjectedError
 from phoenix_actors.errors import RemoteProtocolError
 from phoenix_actors.messages import (
@@ -42,7 +42,8 @@ class PresenceFrame(msgspec.Struct, frozen=True):
     message: Message
     join_ref: str | None
     size: int = 0
-    """Bytes of inflow this frame holds (released once it is handled)."""
+    """Bytes of ``inflow`` this frame holds (released once it is handled)."""
+    inflow: Inflow | None = None
 
 
 class ForgetTopic(msgspec.Struct, frozen=True):
@@ -91,11 +92,12 @@ class PresenceActor(ClientActor):
         """Apply frames and answer the presence queries."""
         self._current = message
         match message:
-            case PresenceFrame(size=size):
+            case PresenceFrame(size=size, inflow=inflow):
                 try:
                     self._apply(message)
                 finally:
-                    self.rt.inflow.release(size)
+                    if inflow is not None:
+                        inflow.release(size)
             case ForgetTopic(topic=topic):
                 self.trackers.pop(topic, None)
             case Crash():

@@ -61,6 +61,8 @@ class Inflow:
     and waits while the total is over the limit: it stops reading, so TCP
     slows the server down and actor mailboxes fed by the network stay
     bounded. Actors :meth:`release` what they handled. Nothing is dropped.
+    There is one per connection, carried by the frames themselves: what a
+    stopped actor never released is forgotten with its connection.
     """
 
     def __init__(self, limit: int = INFLOW_LIMIT) -> None:
@@ -168,7 +170,11 @@ class Runtime:
     name: str = "phoenix"
     """Prefix of every thread name of this client (unique per client)."""
     events: EventDispatcher = field(default_factory=EventDispatcher)
-    inflow: Inflow = field(default_factory=Inflow)
+    inflow_limit: int = INFLOW_LIMIT
+    """The bound of each connection's :class:`Inflow`."""
+    inflow: Inflow | None = None
+    """The current connection's inflow (one per connection, so nothing a stopped
+    actor failed to release outlives its connection)."""
     random: random.Random = field(default_factory=random.Random)
     """Jitter's source (seed it in tests)."""
     loop: asyncio.AbstractEventLoop | None = None

@@ -21,7 +21,7 @@ import msgspec
 import pykka
 
 from phoenix_actors.actors.reply import Call
-from phoenix_actors.actors.runtime import FRAME_OVERHEAD, Runtime, frame_log, log
+from phoenix_actors.actors.runtime import FRAME_OVERHEAD, Inflow, Runtime, frame_log, log
 from phoenix_actors.actors.scheduler import ArmTimer, CancelTimer
 from phoenix_actors.actors.supervision import ChildFailed, ClientActor, Crash, CrashInjectedError
 from phoenix_actors.errors import ConnectError, FrameError, PhoenixError, TransportError
@@ -86,7 +86,8 @@ class Frames(msgspec.Struct, frozen=True):
 
     messages: list[Message]
     size: int
-    """Bytes of inflow they hold, released by whoever handles them."""
+    """Bytes of ``inflow`` they hold, released by whoever handles them."""
+    inflow: Inflow
 
 
 class EnsureConnected(msgspec.Struct, frozen=True):
@@ -132,6 +133,7 @@ class _Failed(msgspec.Struct, frozen=True):
 class _PhoenixReply(msgspec.Struct, frozen=True):
     message: Message
     size: int
+    inflow: Inflow
 
 
 class _Resolved(msgspec.Struct, frozen=True):
@@ -161,6 +163,8 @@ class _Sink:
         self.batching = False
         self.detached = False
         """Set when the socket actor lets this transport go: stop waiting on inflow."""
+        self.inflow = Inflow(rt.inflow_limit)
+        """What this connection handed to actors and they have not handled yet."""
         # frames read in one go, per channel: one tell hands them all over
         self.pending: dict[pykka.ActorRef[Any], list[Message]] = {}
         self.pending_size = 0
@@ -182,13 +186,13 @@ class _Sink:
         self._hand_on(pending, size)
 
     def _hand_on(self, pending: dict[pykka.ActorRef[Any], list[Message]], size: int) -> None:
-        inflow = self.rt.inflow
+        inflow = self.inflow
         inflow.take(size, self._cancelled)
         share, rest = divmod(size, len(pending))
         for channel, msgs in pending.items():
             part = share + rest
             rest = 0
-            if not self.rt.tell(channel, Frames(msgs, part)):
+            if not self.rt.tell(channel, Frames(msgs, part, inflow)):
                 inflow.release(part)
                 log.debug("%d frames for a stopped channel: dropped", len(msgs))
 
@@ -204,9 +208,9 @@ class _Sink:
             frame_log.debug("receive %s %s (%s) %r", msg.topic, msg.event, msg.ref, msg.payload)
         size = len(data) + FRAME_OVERHEAD
         if msg.topic == PHOENIX_TOPIC:
-            self.rt.inflow.take(size, self._cancelled)
-            if not self.rt.tell(self.socket, _PhoenixReply(msg, size)):
-                self.rt.inflow.release(size)
+            self.inflow.take(size, self._cancelled)
+            if not self.rt.tell(self.socket, _PhoenixReply(msg, size, self.inflow)):
+                self.inflow.release(size)
             return
         channel = self.rt.registry.get(msg.topic)
         if channel is None:
@@ -334,8 +338,8 @@ class SocketActor(ClientActor):
                     self._open_with(kind, *future.result())
             case Call():
                 self.answer(message)
-            case _PhoenixReply(message=msg, size=size):
-                self.rt.inflow.release(size)
+            case _PhoenixReply(message=msg, size=size, inflow=inflow):
+                inflow.release(size)
                 self._run(self.core.heartbeat_reply(now, msg.ref))
             case _SocketTimer(name=name):
                 self._run(self.core.timer(now, name))
@@ -568,6 +572,7 @@ class SocketActor(ClientActor):
         transport = factory(url, options, sink)
         self.transport = transport
         self._sink = sink
+        rt.inflow = sink.inflow
         rt.wire.serializer = serializer
         rt.wire.transport = transport
         rt.wire.open = False
@@ -581,8 +586,8 @@ class SocketActor(ClientActor):
         self.transport = None
         if self._sink is not None:
             self._sink.detached = True
+            self._sink.inflow.wake()
             self._sink = None
-            self.rt.inflow.wake()
         self.rt.wire.open = False
         self.rt.wire.transport = None
         if transport is not None:
