@@ -62,6 +62,7 @@ from phoenix_actors.messages import (
     GetJoinedChannels,
     GetLastPresenceJoin,
     GetLastPresenceLeave,
+    GetMetrics,
     GetPresenceDiffs,
     GetPresenceJoins,
     GetPresenceLeaves,
@@ -88,6 +89,7 @@ from phoenix_actors.messages import (
     LeaveOk,
     Log,
     Match,
+    Metrics,
     PhoenixMsg,
     Push,
     PushError,
@@ -459,6 +461,31 @@ class Client:
             combine,
         )
 
+    def _metrics(self, queued: dict[str, list[Push]]) -> Metrics:
+        rt = self._rt
+        totals, reconnects, pushes, rtts = rt.counters.snapshot()
+        retried = pushes.pop("timeout_retried", 0)
+        if retried:
+            pushes["timeout"] = pushes.get("timeout", 0) + retried
+        ordered = sorted(rtts)
+        return Metrics(
+            connects=totals.get("connects", 0),
+            reconnects=reconnects,
+            heartbeats_sent=totals.get("heartbeats_sent", 0),
+            heartbeats_missed=totals.get("heartbeats_missed", 0),
+            heartbeat_rtt_last=rtts[-1] if rtts else None,
+            heartbeat_rtt_p50=_percentile(ordered, 0.5),
+            heartbeat_rtt_p99=_percentile(ordered, 0.99),
+            pushes=pushes,
+            retries=retried,
+            queued_pushes={topic: len(ps) for topic, ps in queued.items()},
+            events_dropped=rt.events.dropped_total,
+            frames_in=totals.get("frames_in", 0),
+            bytes_in=totals.get("bytes_in", 0),
+            frames_out=totals.get("frames_out", 0),
+            bytes_out=totals.get("bytes_out", 0),
+        )
+
     def _check_size(self, push: Push) -> None:
         limit = self._rt.option("max_push_size", None)
         if limit is None:
@@ -566,6 +593,8 @@ class Client:
                 return self._any(("timed_out",), match)
             case GetPushWaiting(match=match):
                 return self._any(("queued", "in_flight", "timed_out"), match)
+            case GetMetrics():
+                return self._pushes("queued", self._metrics)
             case GetPushCountdown(match=match):
 
                 def soonest(counts: list[int | None]) -> int | None:
@@ -574,6 +603,10 @@ class Client:
 
                 return infos(GetCountdown(match), soonest)
         raise InvalidArgumentError(f"unknown query {type(msg).__name__}")
+
+
+def _percentile(ordered: list[float], q: float) -> float | None:
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else None
 
 
 def _none(_: list[Any]) -> None:

@@ -61,6 +61,7 @@ __all__ = [
     "GetJoinedChannels",
     "GetLastPresenceJoin",
     "GetLastPresenceLeave",
+    "GetMetrics",
     "GetPresenceDiffs",
     "GetPresenceJoins",
     "GetPresenceLeaves",
@@ -77,6 +78,7 @@ __all__ = [
     "GetSocketStateString",
     "GetTimedOutPushes",
     "GetTopicParts",
+    "HeartbeatReply",
     "InternalError",
     "Join",
     "JoinAll",
@@ -90,6 +92,7 @@ __all__ = [
     "LeaveOk",
     "Log",
     "Match",
+    "Metrics",
     "PhoenixMsg",
     "Presence",
     "PresenceDiff",
@@ -303,6 +306,8 @@ class ConnectOptions(msgspec.Struct, frozen=True, kw_only=True):
     the refusal and answer with fresh credentials)."""
     reconnect_jitter: float | msgspec.UnsetType = msgspec.UNSET
     """0..1: each reconnect wait is scaled by a uniform factor in [1 - j, 1 + j] (0)."""
+    heartbeat_events: bool | msgspec.UnsetType = msgspec.UNSET
+    """Emit a :class:`HeartbeatReply` (the round trip) for each answered heartbeat (off)."""
     write_timeout: float | msgspec.UnsetType | None = msgspec.UNSET
     """Seconds written data may wait for a peer that does not read before the
     connection fails (default: the heartbeat interval)."""
@@ -784,6 +789,40 @@ class GetPushCountdown(Query[int | None], frozen=True):
     match: Match
 
 
+class Metrics(msgspec.Struct, frozen=True, kw_only=True):
+    """What the client did since it started (``client.ask(GetMetrics())``)."""
+
+    connects: int
+    """Connections opened."""
+    reconnects: dict[str, int]
+    """Reconnects scheduled, by cause: ``close_<code>``, ``http_<status>``,
+    ``heartbeat_timeout``."""
+    heartbeats_sent: int
+    heartbeats_missed: int
+    """Heartbeats unanswered within an interval (each closed the connection)."""
+    heartbeat_rtt_last: float | None
+    """Seconds, of the last answered heartbeat (None before any)."""
+    heartbeat_rtt_p50: float | None
+    heartbeat_rtt_p99: float | None
+    """Over the last 1,000 answered heartbeats."""
+    pushes: dict[str, int]
+    """Push outcomes: ``ok``, ``timeout`` (each PushTimeout), or a PushError's status."""
+    retries: int
+    """Timed-out pushes scheduled to be sent again."""
+    queued_pushes: dict[str, int]
+    """Pushes waiting for their channel to join, by topic (now)."""
+    events_dropped: int
+    """Events subscribers' backlogs dropped (each also an EventsDropped)."""
+    frames_in: int
+    bytes_in: int
+    frames_out: int
+    bytes_out: int
+
+
+class GetMetrics(Query[Metrics], frozen=True):
+    """Ask for the client's :class:`Metrics`."""
+
+
 class GetPresenceState(Query[list[Presence]], frozen=True):
     """Ask for the presences on ``topic`` (a list of :class:`Presence`)."""
 
@@ -1014,6 +1053,15 @@ class EventsDropped(Event, frozen=True):
     subscriber: str
     """The subscriber's name (a function's qualified name, or events())."""
     failed: bool = False
+
+
+class HeartbeatReply(Event, frozen=True):
+    """The server answered a heartbeat after ``rtt`` seconds.
+
+    Off by default: ``ConnectOptions(heartbeat_events=True)`` turns it on.
+    """
+
+    rtt: float
 
 
 class ClientFailed(Event, frozen=True):

@@ -40,6 +40,9 @@ from phoenix_actors.messages import (
     Leave,
     Match,
     Push,
+    PushError,
+    PushOk,
+    PushTimeout,
 )
 from phoenix_actors.protocol.channel import (
     MAX_QUEUED_PUSHES,
@@ -331,6 +334,8 @@ class ChannelActor(ClientActor):
                 case Send(message=msg):
                     self._outbox.append(msg)
                 case Emit(event=event):
+                    if isinstance(event, PushOk | PushError | PushTimeout):
+                        rt.counters.push(_outcome(event))
                     if emits is None:
                         rt.events.emit(event)
                     else:
@@ -367,6 +372,17 @@ class ChannelActor(ClientActor):
             # the connection is gone: nothing goes out with its join_ref; the
             # pushes wait for the rejoin on the next one
             self._run(self.core.unsent(batch))
+
+
+def _outcome(event: PushOk | PushError | PushTimeout) -> str:
+    """The metrics key of a push outcome (a PushTimeout that retries counts a retry too)."""
+    match event:
+        case PushOk():
+            return "ok"
+        case PushError(status=status):
+            return status
+        case PushTimeout(retry_in=retry_in):
+            return "timeout" if retry_in is None else "timeout_retried"
 
 
 def _is_command(message: object) -> bool:

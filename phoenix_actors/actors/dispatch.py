@@ -93,16 +93,20 @@ class _Subscription:
             except Exception:
                 log.debug("events(): waking the feed's owner failed", exc_info=True)
 
-    def offer(self, event: Event) -> None:
-        """Append ``event`` under the dispatcher's lock, applying the overflow policy."""
+    def offer(self, event: Event) -> int:
+        """Append ``event`` under the dispatcher's lock, applying the overflow policy.
+
+        Returns:
+            How many events this dropped.
+        """
         if self.failed:
-            return
+            return 0
         if self.wake is not None:
             self._woken()
         backlog = self.backlog
         if len(backlog) + self.in_hand < self.limit:
             backlog.append(event)
-            return
+            return 0
         if not self.dropped:
             log.warning(
                 "events subscriber %s: backlog of %d full, policy %s",
@@ -110,17 +114,17 @@ class _Subscription:
                 self.limit,
                 self.policy,
             )
-        if self.policy == "drop_oldest":
-            if backlog:  # else all it holds is in hand: the new one goes instead
-                backlog.popleft()
-                backlog.append(event)
-            self.dropped += 1
-        elif self.policy == "drop_newest":
-            self.dropped += 1
-        else:
-            self.dropped += len(backlog) + 1
+        if self.policy == "fail":
+            lost = len(backlog) + 1
             backlog.clear()
             self.failed = True
+        else:
+            lost = 1
+            if self.policy == "drop_oldest" and backlog:  # else the new one goes instead
+                backlog.popleft()
+                backlog.append(event)
+        self.dropped += lost
+        return lost
 
     def take(self, most: int) -> list[Event]:
         """Take up to ``most`` events (an EventsDropped first if some were dropped).
@@ -168,6 +172,8 @@ class EventDispatcher:
         self._subs: tuple[_Subscription, ...] = ()
         self._thread: threading.Thread | None = None
         self._running = True
+        self.dropped_total = 0
+        """Events dropped by every backlog so far (for the metrics)."""
         self._finishing = False  # deliver what waits, then end (see finish())
 
     # --- subscribing -----------------------------------------------------------------
@@ -270,7 +276,7 @@ class EventDispatcher:
             return
         with self._cond:
             for sub in self._subs:
-                sub.offer(event)
+                self.dropped_total += sub.offer(event)
             self._cond.notify_all()
 
     def emit_many(self, events: list[Event]) -> None:
@@ -290,7 +296,7 @@ class EventDispatcher:
                     continue
                 offer = sub.offer
                 for event in events:
-                    offer(event)
+                    self.dropped_total += offer(event)
             self._cond.notify_all()
 
     # --- the dispatcher thread -------------------------------------------------------

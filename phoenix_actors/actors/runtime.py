@@ -20,6 +20,7 @@ import msgspec
 import pykka
 
 from phoenix_actors.actors.dispatch import EventDispatcher
+from phoenix_actors.actors.metrics import Counters
 from phoenix_actors.actors.supervision import Deliver
 from phoenix_actors.clock import Clock
 from phoenix_actors.errors import LocalProtocolError, TransportError
@@ -112,6 +113,8 @@ class Wire:
         self.serializer: Serializer = V2JSONSerializer()
         self.open = False
         self.log_frames = False
+        self.counters = Counters()
+        """Where written frames are counted (the runtime's, once it has one)."""
         self.generation = 0
         """Counts connections: a write for an older one is refused (stale join_ref)."""
         self.largest: tuple[int, str, str] | None = None
@@ -133,6 +136,7 @@ class Wire:
             return [], True
         failed: list[tuple[Message, LocalProtocolError]] = []
         frames: list[tuple[bytes, bool]] = []
+        size = 0
         encode = self.serializer.encode
         for msg in msgs:
             try:
@@ -141,6 +145,7 @@ class Wire:
                 failed.append((msg, exc))
                 continue
             data = frame.data
+            size += len(data)
             frames.append((data, frame.binary))
             if msg.ref is not None and (self.largest is None or len(data) > self.largest[0]):
                 self.largest = (len(data), msg.topic, msg.ref)
@@ -156,6 +161,7 @@ class Wire:
                     transport.send_many(frames)
             except TransportError:
                 return failed, True
+            self.counters.add_io("out", len(frames), size)
         return failed, False
 
 
@@ -170,6 +176,8 @@ class Runtime:
     name: str = "phoenix"
     """Prefix of every thread name of this client (unique per client)."""
     events: EventDispatcher = field(default_factory=EventDispatcher)
+    counters: Counters = field(default_factory=Counters)
+    """What the client did (``GetMetrics``)."""
     inflow_limit: int = INFLOW_LIMIT
     """The bound of each connection's :class:`Inflow`."""
     inflow: Inflow | None = None
@@ -205,7 +213,8 @@ class Runtime:
         return float(self.option("timeout", 10.0))
 
     def __post_init__(self) -> None:
-        """Create the condition the supervisor notifies after each restart."""
+        """Share the counters with the wire; create the condition restarts notify."""
+        self.wire.counters = self.counters
         self._changed = threading.Condition(threading.Lock())
 
     def children_changed(self) -> None:

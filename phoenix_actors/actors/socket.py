@@ -37,6 +37,7 @@ from phoenix_actors.messages import (
     GetProtocol,
     GetSocketState,
     GetSocketStateString,
+    HeartbeatReply,
     InternalError,
     Log,
     Refusal,
@@ -168,6 +169,8 @@ class _Sink:
         # frames read in one go, per channel: one tell hands them all over
         self.pending: dict[pykka.ActorRef[Any], list[Message]] = {}
         self.pending_size = 0
+        self.read_frames = 0  # counted since the last batch end: one counter update a batch
+        self.read_bytes = 0
 
     def _cancelled(self) -> bool:
         return self.detached
@@ -178,6 +181,9 @@ class _Sink:
 
     def on_batch_end(self, transport: Transport) -> None:
         del transport
+        if self.read_frames:
+            self.rt.counters.add_io("in", self.read_frames, self.read_bytes)
+            self.read_frames = self.read_bytes = 0
         pending = self.pending
         if not pending:
             return
@@ -198,6 +204,11 @@ class _Sink:
 
     def on_message(self, transport: Transport, data: bytes, binary: bool) -> None:  # noqa: FBT001
         del transport
+        self.read_frames += 1
+        self.read_bytes += len(data)
+        if not self.batching:
+            self.rt.counters.add_io("in", 1, len(data))
+            self.read_frames = self.read_bytes = 0
         try:
             msg: Message = self.decode(data, binary=binary)
         except FrameError as exc:
@@ -260,6 +271,7 @@ class SocketActor(ClientActor):
         self._params: Any = None  # the params of the last attempt
         self._params_async = False
         self._refused: int | None = None  # the HTTP status of the last refused handshake
+        self._beats: dict[str, float] = {}  # heartbeat ref -> when it was sent
 
     def _new_core(self) -> SocketCore:
         rt = self.rt
@@ -274,6 +286,16 @@ class SocketActor(ClientActor):
             reconnect_jitter=float(rt.option("reconnect_jitter", 0.0)),
             random=rt.random.random,
         )
+
+    def _heartbeat_answered(self, now: float, ref: str | None) -> None:
+        sent = None if ref is None else self._beats.pop(ref, None)
+        if sent is None:
+            return
+        self._beats.clear()  # older ones were never answered: forget them
+        rtt = now - sent
+        self.rt.counters.rtt(rtt)
+        if self.rt.option("heartbeat_events", False):  # noqa: FBT003
+            self.rt.events.emit(HeartbeatReply(rtt=rtt))
 
     def _refreshable(self) -> bool:
         """Whether a token or params callable can answer a refusal with fresh credentials."""
@@ -340,10 +362,12 @@ class SocketActor(ClientActor):
                 self.answer(message)
             case _PhoenixReply(message=msg, size=size, inflow=inflow):
                 inflow.release(size)
+                self._heartbeat_answered(now, msg.ref)
                 self._run(self.core.heartbeat_reply(now, msg.ref))
             case _SocketTimer(name=name):
                 self._run(self.core.timer(now, name))
             case _Opened(transport=t) if t is self.transport:
+                self.rt.counters.add("connects")
                 self.rt.wire.open = True
                 self.rt.last_socket_error = None
                 self._refused = None
@@ -370,6 +394,9 @@ class SocketActor(ClientActor):
                     self._too_large = (largest[1], largest[2])
                 self.core.refreshable = self._refreshable()
                 effects = self.core.closed(now, code, reason, self._refused)
+                if self.core.reconnect_at is not None:
+                    cause = f"http_{self._refused}" if self._refused else f"close_{code}"
+                    self.rt.counters.reconnect(cause)
                 # the close is emitted before the channels hear of it, so their
                 # errors follow it in every subscriber's order (causal order)
                 self.rt.events.emit(
@@ -462,6 +489,9 @@ class SocketActor(ClientActor):
         for eff in effects:
             match eff:
                 case SendFrame(message=msg):
+                    if msg.event == "heartbeat" and msg.ref is not None:
+                        rt.counters.add("heartbeats_sent")
+                        self._beats[msg.ref] = rt.clock.now()
                     rt.wire.send_many([msg], rt.wire.generation)
                 case Rearm(name=name, at=at):
                     timer = _SocketTimer(name, at)
@@ -486,6 +516,10 @@ class SocketActor(ClientActor):
                             rt.tell(channel, notice)
                 case HeartbeatTimedOut():
                     log.info("heartbeat timeout: closing the connection to reconnect")
+                    rt.counters.add("heartbeats_missed")
+                    self._beats.clear()
+                    if self.core.reconnect_at is not None:
+                        rt.counters.reconnect("heartbeat_timeout")
                     rt.events.emit(
                         SocketClosed(
                             code=1000,
