@@ -39,6 +39,7 @@ from phoenix_actors.server.api import ChannelFactory, ConnectHook, ConnectInfo, 
 from phoenix_actors.server.connection import CLOSE_DISCONNECT, Connection
 from phoenix_actors.server.faults import Faults
 from phoenix_actors.server.handshake import HandshakeError, negotiate_serializer, parse_subprotocols
+from phoenix_actors.server.origin import CheckOrigin, OriginPolicy
 from phoenix_actors.server.presence import Diff, FetchHook, Presences, PresenceTracker, apply_fetch
 from phoenix_actors.server.routing import Router
 from phoenix_actors.server.runtime import ChannelProcess
@@ -103,6 +104,12 @@ class PhoenixServer:
         longpoll_window: seconds a long poll waits for frames before answering 204.
         longpoll_timeout: seconds without a poll before a long-poll session ends.
         faults: fault switches (a fresh, all-off :class:`Faults` by default).
+        check_origin: Phoenix's ``check_origin`` (:mod:`phoenix_actors.server.origin`):
+            False (the default here) accepts every ``Origin``; True needs the
+            Origin's host to be ``host``; ``"conn"`` the request's own scheme,
+            host and port; a list names the allowed origins; a callable
+            decides. An absent Origin always passes; a refused one gets
+            HTTP 403 (long-poll: ``{"status": 403}``).
     """
 
     def __init__(
@@ -122,6 +129,7 @@ class PhoenixServer:
         ssl_context: ssl.SSLContext | None = None,
         longpoll_window: float = 10.0,
         longpoll_timeout: float = 15.0,
+        check_origin: CheckOrigin = False,
     ) -> None:
         """Configure the server; :meth:`start` binds it."""
         if handlers is None:
@@ -158,10 +166,12 @@ class PhoenixServer:
         """Seconds a long poll waits before answering 204 (Phoenix's ``window_ms``)."""
         self.longpoll_timeout = float(longpoll_timeout)
         """Seconds without a poll before a long-poll session ends."""
+        self.origin_policy = OriginPolicy(check_origin, host)
+        """The parsed ``check_origin`` setting."""
         self.faults = faults if faults is not None else Faults()
         """The fault switches."""
         if faults is None:
-            self.faults.attach(self.close_all, self.abort_all)
+            self.faults.attach(self.close_all, self.abort_all, self.break_all)
         self.presence = PresenceTracker()
         """Presences of every topic."""
         self.on_change: Callable[[], None] | None = None
@@ -243,7 +253,24 @@ class PhoenixServer:
 
     # -- websocket endpoint --------------------------------------------------------
 
+    def origin_allowed(self, request: web.BaseRequest) -> bool:
+        """Whether the request's ``Origin`` header passes ``check_origin`` (logged if not)."""
+        origin = request.headers.get("Origin")
+        url = request.url
+        ok = self.origin_policy.allows(origin, scheme=url.scheme, host=url.host, port=url.port)
+        if not ok:
+            logger.warning("refused a connection from origin %r (check_origin)", origin)
+        return ok
+
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        if not self.origin_allowed(request):
+            return web.Response(status=403)
+        failure = self.faults.take_handshake_failure()
+        if failure is not None:
+            status, delay = failure
+            if delay > 0:
+                await asyncio.sleep(delay)  # the fault: hold the upgrade, then refuse it
+            return web.Response(status=status)
         params = dict(request.query)
         try:
             serializer = negotiate_serializer(params.get("vsn"))
@@ -417,6 +444,11 @@ class PhoenixServer:
         """Drop every socket's TCP stream, with no close frame."""
         for conn in list(self._conns):
             conn.abort()
+
+    def break_all(self) -> None:
+        """Send every websocket a frame with a reserved opcode (a protocol error)."""
+        for conn in list(self._conns):
+            conn.send_protocol_error()
 
     def changed(self) -> None:
         """Tell the waiter (if any) that something changed."""

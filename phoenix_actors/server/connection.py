@@ -69,6 +69,15 @@ class _Close:
     reason: str
 
 
+@dataclass(frozen=True)
+class _Raw:
+    data: bytes
+
+
+RESERVED_OPCODE_FRAME = b"\x83\x00"
+"""A final, unmasked, empty websocket frame with the reserved opcode 3 (a protocol error)."""
+
+
 class Connection:
     """One connected socket and its channels.
 
@@ -107,7 +116,7 @@ class Connection:
         self.closing = False
         self.task: asyncio.Task[Any] | None = None
         """The task serving this socket (set by the server)."""
-        self._out: asyncio.Queue[WireFrame | _Close] = asyncio.Queue()
+        self._out: asyncio.Queue[WireFrame | _Close | _Raw] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._writer_closing = False
         self._stop_reason = "shutdown:closed"
@@ -159,6 +168,11 @@ class Connection:
         self.closing = True
         self._out.put_nowait(_Close(code, reason))
 
+    def send_protocol_error(self) -> None:
+        """Queue a frame with a reserved opcode, written raw (the fault ``break_all``)."""
+        if not self.closing:
+            self._out.put_nowait(_Raw(RESERVED_OPCODE_FRAME))
+
     def abort(self) -> None:
         """Drop the TCP stream at once, with no close frame."""
         self.closing = True
@@ -177,6 +191,11 @@ class Connection:
                     self._writer_closing = True
                     await ws.close(code=item.code, message=item.reason.encode())
                     return
+                if isinstance(item, _Raw):
+                    transport = self.request.transport
+                    if transport is not None:
+                        transport.write(item.data)
+                    continue
                 await ws.send_frame(item.data, binary if item.binary else text)
         except (ConnectionError, RuntimeError) as exc:
             # the peer went away under us; the reader sees it too

@@ -26,7 +26,7 @@ def _count(n: int, name: str) -> int:
 class Faults:
     """Switches that make the server drop, delay or cut things.
 
-    The actions :meth:`close_all` and :meth:`abort_all` need a running
+    The actions :meth:`close_all`, :meth:`abort_all` and :meth:`break_all` need a running
     server; the owner wires them with :meth:`attach`.
     """
 
@@ -37,13 +37,23 @@ class Faults:
         self._drop_replies: int | None = 0  # None = every reply
         self._drop_frames = 0
         self._heartbeats_stopped = False
+        self._handshake_failures = 0
+        self._handshake_status = 500
+        self._handshake_delay = 0.0
         self._close_all: Callable[[int, str], None] | None = None
         self._abort_all: Callable[[], None] | None = None
+        self._break_all: Callable[[], None] | None = None
 
-    def attach(self, close_all: Callable[[int, str], None], abort_all: Callable[[], None]) -> None:
+    def attach(
+        self,
+        close_all: Callable[[int, str], None],
+        abort_all: Callable[[], None],
+        break_all: Callable[[], None] | None = None,
+    ) -> None:
         """Wire the actions to a server (done by the server or its runner)."""
         self._close_all = close_all
         self._abort_all = abort_all
+        self._break_all = break_all
 
     # -- switches (any thread) -------------------------------------------------
 
@@ -64,6 +74,22 @@ class Faults:
         with self._lock:
             self._drop_frames = _count(n, "n")
 
+    def fail_handshakes(self, n: int, status: int = 500, delay: float = 0.0) -> None:
+        """Answer the next ``n`` websocket upgrades with HTTP ``status`` after ``delay`` seconds.
+
+        The request is held for ``delay`` seconds first (the client stays
+        *connecting* meanwhile), then refused without an upgrade: the
+        client's transport reports an error and a close (1006).
+        """
+        if not isinstance(status, int) or not 400 <= status <= 599:
+            raise InvalidArgumentError(f"status must be an HTTP error status, got {status!r}")
+        if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
+            raise InvalidArgumentError(f"delay must be a number >= 0, got {delay!r}")
+        with self._lock:
+            self._handshake_failures = _count(n, "n")
+            self._handshake_status = status
+            self._handshake_delay = float(delay)
+
     def stop_heartbeats(self) -> None:
         """Stop answering heartbeats (clients then time out and reconnect)."""
         with self._lock:
@@ -76,6 +102,7 @@ class Faults:
             self._drop_replies = 0
             self._drop_frames = 0
             self._heartbeats_stopped = False
+            self._handshake_failures = 0
 
     # -- actions ----------------------------------------------------------------
 
@@ -90,6 +117,17 @@ class Faults:
         if self._abort_all is None:
             raise RuntimeError("the server is not running")
         self._abort_all()
+
+    def break_all(self) -> None:
+        """Write a websocket frame with a reserved opcode to every websocket connection.
+
+        The frame is a protocol error (RFC 6455 section 5.2): the client's
+        websocket library fails the connection (its error path, then a
+        close, 1002 for most libraries). Long-poll sessions are untouched.
+        """
+        if self._break_all is None:
+            raise RuntimeError("the server is not running")
+        self._break_all()
 
     # -- read by the server's loop ----------------------------------------------
 
@@ -114,6 +152,16 @@ class Faults:
                 self._drop_replies -= 1
                 return True
             return False
+
+    def take_handshake_failure(self) -> tuple[int, float] | None:
+        """``(status, delay)`` if this websocket upgrade must fail (uses up one), else None."""
+        if not self._handshake_failures:  # fast path without the lock
+            return None
+        with self._lock:
+            if self._handshake_failures > 0:
+                self._handshake_failures -= 1
+                return self._handshake_status, self._handshake_delay
+            return None
 
     def take_frame_drop(self) -> bool:
         """Return True if the frame just received must be ignored (uses up one drop)."""

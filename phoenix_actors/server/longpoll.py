@@ -174,6 +174,9 @@ class LongPollSession(Connection):
         super().close(code, reason, stop_reason=stop_reason)
         self._wake.set()
 
+    def send_protocol_error(self) -> None:
+        """Nothing: a long-poll session has no websocket framing to break."""
+
     def abort(self) -> None:
         """End the session at once (there is no stream to drop)."""
         self.close(CLOSE_BAD_FRAME, stop_reason="shutdown:closed")
@@ -291,6 +294,8 @@ class LongPollEndpoint:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Serve one long-poll request (any method)."""
         method = request.method
+        if not self.server.origin_allowed(request):
+            return _json({"status": 403})  # Phoenix checks the origin before dispatching
         if method == "OPTIONS":
             return web.Response(
                 text="",

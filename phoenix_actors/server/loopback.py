@@ -29,6 +29,7 @@ from typing import Any, Self, TypeVar
 from phoenix_actors.server.api import ChannelFactory, ConnectHook, SocketIdHook
 from phoenix_actors.server.app import PhoenixServer, SocketInfo
 from phoenix_actors.server.faults import Faults
+from phoenix_actors.server.origin import CheckOrigin
 from phoenix_actors.server.presence import FetchHook, Presences
 from phoenix_actors.server.routing import Router
 
@@ -60,6 +61,7 @@ class LoopbackServer:
         ssl_context: server TLS context; the URLs become ``wss://`` / ``https://``.
         longpoll_window: seconds a long poll waits for frames before answering 204.
         longpoll_timeout: seconds without a poll before a long-poll session ends.
+        check_origin: Phoenix's ``check_origin`` (see :class:`PhoenixServer`).
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class LoopbackServer:
         ssl_context: ssl.SSLContext | None = None,
         longpoll_window: float = 10.0,
         longpoll_timeout: float = 15.0,
+        check_origin: CheckOrigin = False,
     ) -> None:
         """Configure the server; :meth:`start` (or ``with``) runs it."""
         self._config: dict[str, Any] = {
@@ -93,13 +96,14 @@ class LoopbackServer:
             "ssl_context": ssl_context,
             "longpoll_window": longpoll_window,
             "longpoll_timeout": longpoll_timeout,
+            "check_origin": check_origin,
         }
         self._host = host
         self._port = port
         PhoenixServer(**self._config, port=port)  # validate the arguments now
         self.faults = Faults()
         """Fault injection switches (off by default; kept across restarts)."""
-        self.faults.attach(self._close_all, self._abort_all)
+        self.faults.attach(self._close_all, self._abort_all, self._break_all)
         self._server: PhoenixServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -265,6 +269,10 @@ class LoopbackServer:
     def _abort_all(self) -> None:
         server = self._running_server()
         self._call(server.abort_all)
+
+    def _break_all(self) -> None:
+        server = self._running_server()
+        self._call(server.break_all)
 
     # -- waiting -----------------------------------------------------------------------
 

@@ -11,7 +11,9 @@
 // Commands (socket ids default to "s"; channel ids are chosen by the caller):
 //   socket      {socket, url, params, vsn, authToken, timeout, heartbeatIntervalMs,
 //                reconnectAfterMs: [ms...], rejoinAfterMs: [ms...], serializer: "v1"|"v2",
-//                messages: bool (default true), raw: bool, logger: bool}
+//                messages: bool (default true), raw: bool, logger: bool,
+//                transport: "websocket" (default, node's ws) | "longpoll" (phoenix.js LongPoll,
+//                over node's fetch; encode/decode and raw are then phoenix.js's own)}
 //   connect     {socket}                 disconnect {socket, code, reason}
 //   ping        {socket}                 -> event "pong" {rtt}
 //   send_raw    {socket, data}           write a text (or {$bytes}) frame on the transport
@@ -36,7 +38,7 @@
 import { createInterface } from "node:readline"
 import { performance } from "node:perf_hooks"
 import WebSocket from "ws"
-import { Socket, Presence, Serializer } from "phoenix"
+import { Socket, Presence, Serializer, LongPoll } from "phoenix"
 
 const started = performance.now()
 let seq = 0
@@ -114,7 +116,11 @@ const commands = {
     const vsn = args.vsn || "2.0.0"
     const serializer = args.serializer || (vsn.startsWith("1.") ? "v1" : "v2")
     const base = serializer === "v1" ? v1Serializer : Serializer
-    const opts = {transport: WebSocket, vsn}
+    const longpoll = args.transport === "longpoll"
+    if(args.transport && !longpoll && args.transport !== "websocket"){
+      throw new Error(`unknown transport ${JSON.stringify(args.transport)}`)
+    }
+    const opts = {transport: longpoll ? LongPoll : WebSocket, vsn}
     for(const key of ["params", "authToken", "timeout", "heartbeatIntervalMs"]){
       if(args[key] !== undefined && args[key] !== null){ opts[key] = args[key] }
     }

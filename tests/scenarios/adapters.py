@@ -12,13 +12,14 @@ from __future__ import annotations
 import itertools
 import threading
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import phoenix_actors as pa
 from phoenix_actors.server import LoopbackServer
-from phoenix_actors.server.api import ConnectInfo
-from phoenix_actors.server.demo import demo_socket_id
+from phoenix_actors.server.api import Channel, ChannelFactory, ConnectInfo
+from phoenix_actors.server.demo import demo_connect, demo_fetch, demo_routes, demo_socket_id
 from tests.jsclient import ClosesOnExit, JsClient, as_bytes, b64
 from tests.jsclient import Event as JsEvent
 from tests.scenarios.model import (
@@ -72,6 +73,26 @@ class _Refs:
         return label
 
 
+def counted_routes(joins: Counter[str]) -> dict[str, ChannelFactory]:
+    """The demo routes, counting in ``joins`` each channel join the server runs, by topic."""
+
+    def counted(factory: ChannelFactory) -> ChannelFactory:
+        def make() -> Channel:
+            handler = factory()
+            inner = handler.join
+
+            async def join(topic: str, payload: Any, socket: Any) -> Any:
+                joins[topic] += 1
+                return await inner(topic, payload, socket)
+
+            setattr(handler, "join", join)  # noqa: B010 - an instance override, not a typo
+            return handler
+
+        return make
+
+    return {pattern: counted(factory) for pattern, factory in demo_routes().items()}
+
+
 class Player(ClosesOnExit, ABC):
     """Plays a scenario on one client; keeps the normalised events and the cut."""
 
@@ -80,10 +101,14 @@ class Player(ClosesOnExit, ABC):
     def __init__(self, scenario: Scenario) -> None:
         """Start a fresh server for ``scenario``; the client starts in :meth:`play`."""
         self.scenario = scenario
-        kwargs: dict[str, Any] = {}
-        if scenario.token_in_user_id:
-            kwargs = {"connect": token_connect, "socket_id": demo_socket_id}
-        self.server = LoopbackServer(**kwargs)
+        self.joins: Counter[str] = Counter()
+        """Channels the server started, by topic (updated on the server's thread)."""
+        self.server = LoopbackServer(
+            counted_routes(self.joins),
+            connect=token_connect if scenario.token_in_user_id else demo_connect,
+            socket_id=demo_socket_id,
+            presence_fetch=demo_fetch,
+        )
         self.server.start()
         self.cut = 0
         """Number of leading normalised events that are compared."""
@@ -236,6 +261,7 @@ class JsPlayer(Player):
         options: dict[str, Any] = {
             "params": s.connect_params,
             "vsn": s.vsn,
+            "transport": s.transport,
             "timeout": ms(s.timeout),
             "heartbeatIntervalMs": ms(s.heartbeat),
             "reconnectAfterMs": [ms(x) for x in s.reconnect],
@@ -346,6 +372,7 @@ class PyPlayer(Player):
             reconnect_after=list(s.reconnect),
             rejoin_after=list(s.rejoin),
             vsn=s.vsn,
+            transport=s.transport,
             auth_token=s.auth_token,
         )
         self.client = pa.Client(self.server.url, params=s.connect_params, options=options)

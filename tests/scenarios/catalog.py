@@ -31,6 +31,31 @@ JOINED_A: Final = ("join", A, "ok")
 JOINED_B: Final = ("join", B, "ok")
 TRANSPORT_CLOSED: Final = {"source": "transport", "reason": "connection_closed"}
 HEARTBEAT_TIMEOUT: Final = {"source": "transport", "reason": "heartbeat_timeout"}
+TRANSPORT_ERROR: Final = {"source": "transport", "reason": "connection_error"}
+PLUS_TOKEN: Final = "s3cr3t??>>~~"
+"""Standard base64 ``czNjcjN0Pz8+Pn5+``: a ``+`` (urlsafe base64 would have ``-``)."""
+SLASH_PLUS_TOKEN: Final = "s3cr3t???>>>~~~"
+"""Standard base64 ``czNjcjN0Pz8/Pj4+fn5+``: a ``/`` and a ``+``. phoenix.js cannot offer it
+as a subprotocol (``/`` is not a token character; see ``test_auth_token_subprotocol.py``),
+so only long-poll, which sends the token in a header, carries it in a scenario."""
+TRANSPORT_ERROR_AS_CLOSED: Final = (
+    Allow(
+        "A transport error reaches channels as connection_closed",
+        "js",
+        (("channel_error", ANY, TRANSPORT_ERROR),),
+    ),
+    Allow(
+        "A transport error reaches channels as connection_closed",
+        "py",
+        (("channel_error", ANY, TRANSPORT_CLOSED),),
+    ),
+)
+"""phoenix.js says ``connection_error``, we say ``connection_closed``: compare the rest."""
+PROTOCOL_ERROR_CODE: Final = "A protocol error is reported with the close code the client sent"
+DISCONNECT_REASON: Final = "A deliberate disconnect reaches channels as disconnect"
+DISCONNECTED: Final = {"source": "transport", "reason": "disconnect"}
+CHANNEL_LIMIT: Final = 100
+"""Phoenix 1.8.9+: channels one socket may join."""
 
 
 def opened_and_joined(topic: str = A, payload: dict[str, object] | None = None) -> tuple[Step, ...]:
@@ -449,6 +474,171 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
                 "In-flight pushes of a closed channel",
                 "py",
                 (("push", A, "async_reply", "closed", {}),),
+            ),
+        ),
+    ),
+    # --- Phoenix 1.8 parity ---------------------------------------------------------------
+    Scenario(
+        name="server_close_1000_reconnects_and_rejoins",
+        steps=(
+            *opened_and_joined(),
+            Fault("close_all", (1000, "bye")),
+            Wait(("close",)),
+            *recovered(),
+        ),
+        expect=(
+            ("channel_error", A, TRANSPORT_CLOSED),
+            ("close", 1000),
+            OPEN,
+            ("join", A, "ok", ANY, "fresh"),
+            WHOAMI_CURRENT,
+        ),
+        counts=((("close",), 1), (JOINED_A, 2)),
+    ),
+    Scenario(
+        name="server_close_1001_reconnects_and_rejoins",
+        steps=(
+            *opened_and_joined(),
+            Fault("close_all", (1001, "going away")),
+            Wait(("close",)),
+            *recovered(),
+        ),
+        expect=(
+            ("channel_error", A, TRANSPORT_CLOSED),
+            ("close", 1001),
+            OPEN,
+            ("join", A, "ok", ANY, "fresh"),
+            WHOAMI_CURRENT,
+        ),
+        counts=((("close",), 1), (JOINED_A, 2)),
+    ),
+    Scenario(
+        name="join_during_a_failed_handshake_is_sent_once_after_the_reconnect",
+        steps=(
+            Fault("fail_handshakes", (1, 500, 0.3)),
+            Connect(),
+            Join(A),
+            Push(A, "ping", {"queued": True}),
+            Wait(("close",)),
+            Wait(OPEN),
+            Wait(JOINED_A),
+            Wait(("push", A, "ping")),
+            Push(A, "whoami"),
+            Wait(("push", A, "whoami")),
+        ),
+        expect=(
+            ("close", 1006),
+            OPEN,
+            ("channel_error", A),
+            ("join", A, "ok", ANY, "fresh"),
+            ("push", A, "ping", "ok", {"queued": True}),
+            WHOAMI_CURRENT,
+        ),
+        counts=((OPEN, 1), (JOINED_A, 1), (("channel_error",), 1)),
+        server_joins=((A, 1),),
+        allow=TRANSPORT_ERROR_AS_CLOSED,
+    ),
+    Scenario(
+        name="protocol_error_from_the_server_errors_channels_then_rejoin",
+        steps=(*opened_and_joined(), Fault("break_all"), Wait(("close",)), *recovered()),
+        expect=(
+            ("channel_error", A),
+            ("close",),
+            OPEN,
+            ("join", A, "ok", ANY, "fresh"),
+            WHOAMI_CURRENT,
+        ),
+        counts=((("close",), 1), (JOINED_A, 2), (("channel_error",), 1)),
+        allow=(
+            *TRANSPORT_ERROR_AS_CLOSED,
+            Allow(PROTOCOL_ERROR_CODE, "js", (("close", 1006),)),
+            Allow(PROTOCOL_ERROR_CODE, "py", (("close", 1002),)),
+        ),
+    ),
+    Scenario(
+        name="disconnect_errors_the_joined_channel",
+        steps=(*opened_and_joined(), Disconnect(), Wait(("close",)), Wait(("channel_error", A))),
+        expect=(("close", 1000), ("channel_error", A)),
+        counts=((OPEN, 1), (("channel_error",), 1)),
+        allow=(
+            Allow(DISCONNECT_REASON, "js", (("channel_error", A, TRANSPORT_CLOSED),)),
+            Allow(DISCONNECT_REASON, "py", (("channel_error", A, DISCONNECTED),)),
+        ),
+    ),
+    Scenario(
+        name="the_101st_channel_is_refused",
+        rejoin=(5.0,),
+        steps=(
+            Connect(),
+            Wait(OPEN),
+            *(Join(f"bench:{i}") for i in range(CHANNEL_LIMIT)),
+            Wait(("join", ANY, "ok"), CHANNEL_LIMIT),
+            Join(f"bench:{CHANNEL_LIMIT}"),
+            Wait(("join", f"bench:{CHANNEL_LIMIT}")),
+        ),
+        expect=(
+            ("join", "bench:0", "ok", {}, "fresh"),
+            ("join", f"bench:{CHANNEL_LIMIT - 1}", "ok", {}, "fresh"),
+            (
+                "join",
+                f"bench:{CHANNEL_LIMIT}",
+                "error",
+                {"reason": "too many channels joined"},
+                None,
+            ),
+        ),
+        counts=((("join", ANY, "ok"), CHANNEL_LIMIT), (("join", ANY, "error"), 1)),
+        forbid=(("channel_error",), ("close",)),
+        server_joins=((f"bench:{CHANNEL_LIMIT}", 0), ("bench:0", 1)),
+    ),
+    Scenario(
+        name="auth_token_with_plus_reaches_whoami",
+        user_id="carol",
+        auth_token=PLUS_TOKEN,
+        token_in_user_id=True,
+        steps=(*opened_and_joined(), Push(A, "whoami"), Wait(("push", A, "whoami"))),
+        expect=(
+            ("join", A, "ok", {"joined": "a", "user_id": f"carol|{PLUS_TOKEN}"}, "fresh"),
+            (
+                "push",
+                A,
+                "whoami",
+                "ok",
+                {
+                    "user_id": f"carol|{PLUS_TOKEN}",
+                    "socket_id": f"user_socket:carol|{PLUS_TOKEN}",
+                    "topic": A,
+                    "join_ref": "current",
+                    "params": {"user_id": "carol", "vsn": "2.0.0"},
+                    "transport": "websocket",
+                    "serializer": "Phoenix.Socket.V2.JSONSerializer",
+                },
+            ),
+        ),
+    ),
+    Scenario(
+        name="longpoll_auth_token_header_reaches_whoami",
+        transport="longpoll",
+        user_id="dave",
+        auth_token=SLASH_PLUS_TOKEN,
+        token_in_user_id=True,
+        steps=(*opened_and_joined(), Push(A, "whoami"), Wait(("push", A, "whoami"))),
+        expect=(
+            ("join", A, "ok", {"joined": "a", "user_id": f"dave|{SLASH_PLUS_TOKEN}"}, "fresh"),
+            (
+                "push",
+                A,
+                "whoami",
+                "ok",
+                {
+                    "user_id": f"dave|{SLASH_PLUS_TOKEN}",
+                    "socket_id": f"user_socket:dave|{SLASH_PLUS_TOKEN}",
+                    "topic": A,
+                    "join_ref": "current",
+                    "params": {"user_id": "dave", "vsn": "2.0.0"},
+                    "transport": "longpoll",
+                    "serializer": "Phoenix.Socket.V2.JSONSerializer",
+                },
             ),
         ),
     ),

@@ -176,12 +176,16 @@ class Scenario:
     """Connect params besides ``user_id``."""
     auth_token: str | None = None
     vsn: Literal["1.0.0", "2.0.0"] = "2.0.0"
+    transport: Literal["websocket", "longpoll"] = "websocket"
     timeout: float = 2.0
     heartbeat: float = 30.0
     reconnect: tuple[float, ...] = (0.05,)
     rejoin: tuple[float, ...] = (0.05,)
     token_in_user_id: bool = False
     """Serve with a connect hook that appends the auth token to the user id."""
+    server_joins: tuple[tuple[str, int], ...] = ()
+    """``(topic, n)``: the server started exactly ``n`` channels on ``topic`` (``phx_join``
+    frames it routed, duplicates included) by the end of the scenario."""
     allow: tuple[Allow, ...] = ()
     bug: str | None = None
     """A known client bug: the test is ``xfail(strict=True)`` with this reason."""
@@ -244,6 +248,13 @@ def check(scenario: Scenario, js: Sequence[Norm], py: Sequence[Norm]) -> None:
             f"{scenario.name}: the allowance {[a.section for a in scenario.allow]} is no "
             "longer needed (both clients agree without it): remove it"
         )
+
+
+def check_server_joins(scenario: Scenario, side: str, joins: Mapping[str, int]) -> None:
+    """Assert the server saw the scenario's ``server_joins`` from ``side``'s client."""
+    for topic, n in scenario.server_joins:
+        got = joins.get(topic, 0)
+        assert got == n, f"{side}: the server started {got} channels on {topic!r}, expected {n}"
 
 
 def describe(js: Mapping[str, list[Norm]], py: Mapping[str, list[Norm]]) -> str:

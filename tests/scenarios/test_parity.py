@@ -15,7 +15,14 @@ import pytest
 from tests.node import NODE
 from tests.scenarios.adapters import JsPlayer, PyPlayer
 from tests.scenarios.catalog import SCENARIOS
-from tests.scenarios.model import Norm, Scenario, check, doc_sections, in_order
+from tests.scenarios.model import (
+    Norm,
+    Scenario,
+    check,
+    check_server_joins,
+    doc_sections,
+    in_order,
+)
 
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
 
@@ -32,9 +39,13 @@ def _params() -> list[object]:
 def test_same_events_as_phoenix_js(scenario: Scenario) -> None:
     with JsPlayer(scenario) as js:
         js_events = js.play()
+        js_joins = dict(js.joins)
     with PyPlayer(scenario) as py:
         py_events = py.play()
+        py_joins = dict(py.joins)
     check(scenario, js_events, py_events)
+    check_server_joins(scenario, "phoenix.js", js_joins)
+    check_server_joins(scenario, "phoenix_actors", py_joins)
 
 
 def test_scenario_names_are_unique_and_enough() -> None:
