@@ -539,6 +539,30 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         allow=TRANSPORT_ERROR_AS_CLOSED,
     ),
     Scenario(
+        name="push_while_errored_after_a_crash_is_sent_after_the_rejoin",
+        rejoin=(0.5,),  # the push is made, and the crash push times out, well before it
+        steps=(
+            *opened_and_joined(),
+            Push(A, "crash", timeout=0.2),
+            Wait(("channel_error", A)),
+            Push(A, "ping", {"while": "errored"}),
+            Wait(JOINED_A, 2),
+            Wait(("push", A, "ping")),
+            Push(A, "whoami"),
+            Wait(("push", A, "whoami")),
+        ),
+        expect=(
+            ("channel_error", A, {"reason": "channel_crash"}),
+            ("push", A, "crash", "timeout", None),
+            ("join", A, "ok", ANY, "fresh"),
+            ("push", A, "ping", "ok", {"while": "errored"}),
+            WHOAMI_CURRENT,
+        ),
+        forbid=(("close",),),
+        counts=((("channel_error",), 1), (JOINED_A, 2)),
+        server_joins=((A, 2),),
+    ),
+    Scenario(
         name="protocol_error_from_the_server_errors_channels_then_rejoin",
         steps=(*opened_and_joined(), Fault("break_all"), Wait(("close",)), *recovered()),
         expect=(
