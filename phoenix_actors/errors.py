@@ -96,7 +96,19 @@ class ConnectError(TransportError):
 
 
 class ConnectionLostError(TransportError):
-    """An open connection went away."""
+    """An open connection went away.
+
+    ``abrupt`` is True when it simply ended (the peer closed TCP, a reset):
+    a browser reports that as a close alone, so channels are errored with
+    ``connection_closed``; any other failure (a protocol error, a frame too
+    large, a write deadline) reaches them as ``connection_error``, as
+    phoenix.js's ``onConnError`` does.
+    """
+
+    def __init__(self, message: str = "", *, abrupt: bool = False) -> None:
+        """Create the error; ``abrupt`` as above."""
+        super().__init__(message)
+        self.abrupt = abrupt
 
 
 class AskTimeoutError(PhoenixError, TimeoutError):

@@ -24,7 +24,13 @@ from phoenix_actors.actors.reply import Call
 from phoenix_actors.actors.runtime import FRAME_OVERHEAD, Inflow, Runtime, frame_log, log
 from phoenix_actors.actors.scheduler import ArmTimer, CancelTimer
 from phoenix_actors.actors.supervision import ChildFailed, ClientActor, Crash, CrashInjectedError
-from phoenix_actors.errors import ConnectError, FrameError, PhoenixError, TransportError
+from phoenix_actors.errors import (
+    ConnectError,
+    ConnectionLostError,
+    FrameError,
+    PhoenixError,
+    TransportError,
+)
 from phoenix_actors.messages import (
     AddConnectOptions,
     Connect,
@@ -386,7 +392,8 @@ class SocketActor(ClientActor):
                 self.rt.events.emit(
                     SocketError(reason=str(err), error=type(err).__name__, status=status, tls=tls)
                 )
-                self._run(self.core.errored(now))
+                abrupt = isinstance(err, ConnectionLostError) and err.abrupt
+                self._run(self.core.errored(now, abrupt=abrupt))
             case _Closed(transport=t, code=code, reason=reason, clean=clean) if t is self.transport:
                 largest = self.rt.wire.largest
                 self._detach()

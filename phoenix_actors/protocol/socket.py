@@ -149,6 +149,7 @@ class SocketCore:
         """Uniform in [0, 1) (injected: tests seed it)."""
         self.refreshable = refreshable
         """A token or params provider can answer a refusal: a 403 is retried."""
+        self._channels_errored = False  # this connection's error already errored them
         self.reconnect_stopped: str | None = None
         """Why the socket does not reconnect after its last close (None: it does)."""
         self.transport: TransportKind = transport
@@ -209,11 +210,20 @@ class SocketCore:
             out.append(NotifyChannels(opened=False, reason="connection_closed"))
         return out + self._open(now)
 
-    def errored(self, now: float) -> list[SocketEffect]:
-        """The transport reported an error (``on_close`` follows unless we fall back)."""
+    def errored(self, now: float, *, abrupt: bool = False) -> list[SocketEffect]:
+        """The transport reported an error (``on_close`` follows unless we fall back).
+
+        Unless it only ``abrupt``-ly ended, the channels are errored now with
+        ``connection_error`` (phoenix.js ``onConnError``); the close that
+        follows errors nobody a second time.
+        """
         if self._fallback_attempt and not self._established:
             return self._fall_back(now)
-        return []
+        live = self.state in (ConnState.OPEN, ConnState.CONNECTING)
+        if abrupt or not live or self._channels_errored:
+            return []
+        self._channels_errored = True
+        return [NotifyChannels(opened=False, reason="connection_error")]
 
     def disconnect(self, now: float, code: int = 1000, reason: str = "") -> list[SocketEffect]:
         """Close deliberately: no reconnect; channels turn errored."""
@@ -226,7 +236,11 @@ class SocketCore:
         if self.state in (ConnState.CONNECTING, ConnState.OPEN):
             self.state = ConnState.CLOSED
             self.disconnect_reason = reason or "disconnect"
-            out += [CloseTransport(code, reason), NotifyChannels(opened=False, reason="disconnect")]
+            # phoenix.js: the channels see a deliberate close as any other close
+            out += [
+                CloseTransport(code, reason),
+                NotifyChannels(opened=False, reason="connection_closed"),
+            ]
         return out
 
     def opened(self, now: float) -> list[SocketEffect]:
@@ -260,8 +274,9 @@ class SocketCore:
         self._fallback_attempt = False
         self.disconnect_reason = reason or f"closed with code {code}"
         out: list[SocketEffect] = [Stop("heartbeat"), Stop("fallback")]
-        if was_live:
+        if was_live and not self._channels_errored:
             out.append(NotifyChannels(opened=False, reason="connection_closed"))
+        self._channels_errored = False
         if not self.close_was_clean:
             out += self._schedule_reconnect(now, code, status)
         return out

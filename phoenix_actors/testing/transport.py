@@ -251,7 +251,7 @@ class MemoryTransport(TransportLifecycle):
 
     def drop(self) -> None:
         """Drop the connection abruptly: ``ConnectionLostError``, then ``on_close(1006)``."""
-        error = ConnectionLostError("connection dropped by the test")
+        error = ConnectionLostError("connection dropped by the test", abrupt=True)
         self._end_by_server(_End(1006, "", clean=False, error=error))
 
     def fail(self, error: TransportError) -> None:

@@ -511,7 +511,7 @@ class LongPollTransport(TransportLifecycle):
         status = None if reply is None else reply.get("status")
         token = None if reply is None else reply.get("token")
         if status == 410 and (self._token is not None or self._opened):
-            lost = ConnectionLostError("the long-poll session is gone")
+            lost = ConnectionLostError("the long-poll session is gone", abrupt=True)
             return _End(CLOSE_SESSION_GONE, "session_gone", clean=False, error=lost)
         if isinstance(token, str):
             self._token = token

@@ -649,9 +649,11 @@ class WebSocketTransport(TransportLifecycle):
             if self._close_requested is not None:
                 return _CLOSE_ABNORMAL, "", False, None
             if isinstance(exc, _EofError):
-                lost = ConnectionLostError("peer closed the connection without a close frame")
+                lost = ConnectionLostError(
+                    "peer closed the connection without a close frame", abrupt=True
+                )
             else:
-                lost = ConnectionLostError(f"connection lost: {exc}")
+                lost = ConnectionLostError(f"connection lost: {exc}", abrupt=True)
                 lost.__cause__ = exc
             return _CLOSE_ABNORMAL, "", False, lost
         raise AssertionError("unreachable: the read loop only ends by raising")  # pragma: no cover

@@ -87,7 +87,9 @@ def test_a_ping_reply_keeps_the_websocket_for_good() -> None:
     ping = next(e.message for e in s.opened(1.0) if isinstance(e, SendFrame))
     assert s.heartbeat_reply(1.2, ping.ref) == [Stop("fallback")]
     assert s.timer(1.0 + THRESHOLD, "fallback") == []
-    assert s.errored(5.0) == []  # an error after the health check is an ordinary close
+    # an error after the health check is an ordinary one: no fallback, the channels
+    # hear of it as phoenix.js's onConnError tells them
+    assert s.errored(5.0) == [NotifyChannels(opened=False, reason="connection_error")]
     s.closed(5.0, 1006, "")
     assert opens(s.timer(5.1, "reconnect")) == ["websocket"]
 

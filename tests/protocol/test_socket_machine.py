@@ -295,7 +295,7 @@ def test_deliberate_disconnect_never_reconnects_until_connect() -> None:
     h = open_socket()
     effects = h.disconnect(1000)
     assert CloseTransport(1000, "") in effects
-    assert NotifyChannels(opened=False, reason="disconnect") in effects
+    assert NotifyChannels(opened=False, reason="connection_closed") in effects  # as phoenix.js
     assert h.timers == {}
     assert h.state() is ConnState.CLOSED
     h.closed(1006)  # even an abnormal code from the closing transport

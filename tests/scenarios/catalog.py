@@ -38,22 +38,7 @@ SLASH_PLUS_TOKEN: Final = "s3cr3t???>>>~~~"
 """Standard base64 ``czNjcjN0Pz8/Pj4+fn5+``: a ``/`` and a ``+``. phoenix.js cannot offer it
 as a subprotocol (``/`` is not a token character; see ``test_auth_token_subprotocol.py``),
 so only long-poll, which sends the token in a header, carries it in a scenario."""
-TRANSPORT_ERROR_AS_CLOSED: Final = (
-    Allow(
-        "A transport error reaches channels as connection_closed",
-        "js",
-        (("channel_error", ANY, TRANSPORT_ERROR),),
-    ),
-    Allow(
-        "A transport error reaches channels as connection_closed",
-        "py",
-        (("channel_error", ANY, TRANSPORT_CLOSED),),
-    ),
-)
-"""phoenix.js says ``connection_error``, we say ``connection_closed``: compare the rest."""
 PROTOCOL_ERROR_CODE: Final = "A protocol error is reported with the close code the client sent"
-DISCONNECT_REASON: Final = "A deliberate disconnect reaches channels as disconnect"
-DISCONNECTED: Final = {"source": "transport", "reason": "disconnect"}
 CHANNEL_LIMIT: Final = 100
 """Phoenix 1.8.9+: channels one socket may join."""
 
@@ -529,14 +514,13 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         expect=(
             ("close", 1006),
             OPEN,
-            ("channel_error", A),
+            ("channel_error", A, TRANSPORT_ERROR),
             ("join", A, "ok", ANY, "fresh"),
             ("push", A, "ping", "ok", {"queued": True}),
             WHOAMI_CURRENT,
         ),
         counts=((OPEN, 1), (JOINED_A, 1), (("channel_error",), 1)),
         server_joins=((A, 1),),
-        allow=TRANSPORT_ERROR_AS_CLOSED,
     ),
     Scenario(
         name="push_while_errored_after_a_crash_is_sent_after_the_rejoin",
@@ -566,7 +550,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         name="protocol_error_from_the_server_errors_channels_then_rejoin",
         steps=(*opened_and_joined(), Fault("break_all"), Wait(("close",)), *recovered()),
         expect=(
-            ("channel_error", A),
+            ("channel_error", A, TRANSPORT_ERROR),
             ("close",),
             OPEN,
             ("join", A, "ok", ANY, "fresh"),
@@ -574,7 +558,6 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         ),
         counts=((("close",), 1), (JOINED_A, 2), (("channel_error",), 1)),
         allow=(
-            *TRANSPORT_ERROR_AS_CLOSED,
             Allow(PROTOCOL_ERROR_CODE, "js", (("close", 1006),)),
             Allow(PROTOCOL_ERROR_CODE, "py", (("close", 1002),)),
         ),
@@ -582,12 +565,8 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
     Scenario(
         name="disconnect_errors_the_joined_channel",
         steps=(*opened_and_joined(), Disconnect(), Wait(("close",)), Wait(("channel_error", A))),
-        expect=(("close", 1000), ("channel_error", A)),
+        expect=(("close", 1000), ("channel_error", A, TRANSPORT_CLOSED)),
         counts=((OPEN, 1), (("channel_error",), 1)),
-        allow=(
-            Allow(DISCONNECT_REASON, "js", (("channel_error", A, TRANSPORT_CLOSED),)),
-            Allow(DISCONNECT_REASON, "py", (("channel_error", A, DISCONNECTED),)),
-        ),
     ),
     Scenario(
         name="the_101st_channel_is_refused",
