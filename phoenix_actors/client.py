@@ -509,6 +509,9 @@ class Client:
             case Push(topic=topic) as push:
                 self._check_size(push)
                 return self._to_channel(topic, push, wait=wait)
+            case AddEvents(topic="phoenix") | DropEvents(topic="phoenix"):
+                # the socket's own topic: its event filter (HeartbeatReply, opt-in)
+                return self._to_child("socket", msg, wait=wait)
             case (
                 Join(topic=topic)
                 | Leave(topic=topic)

@@ -1058,7 +1058,9 @@ class EventsDropped(Event, frozen=True):
 class HeartbeatReply(Event, frozen=True):
     """The server answered a heartbeat after ``rtt`` seconds.
 
-    Off by default: ``ConnectOptions(heartbeat_events=True)`` turns it on.
+    Off by default; opt in through the event filter of the socket's own topic,
+    ``AddEvents("phoenix", ["heartbeat"])`` (``DropEvents`` turns it off), or
+    with ``ConnectOptions(heartbeat_events=True)``.
     """
 
     rtt: float

@@ -33,9 +33,11 @@ from phoenix_actors.errors import (
 )
 from phoenix_actors.messages import (
     AddConnectOptions,
+    AddEvents,
     Connect,
     ConnectOptions,
     Disconnect,
+    DropEvents,
     GetConnectionState,
     GetDisconnectReason,
     GetEndpointURL,
@@ -84,6 +86,9 @@ _STATE = {
     ConnState.CLOSED: SocketState.DISCONNECTED,
 }
 
+
+HEARTBEAT_EVENT = "heartbeat"
+"""``AddEvents("phoenix", ["heartbeat"])`` turns HeartbeatReply events on."""
 
 _CALL: Any = object()  # "evaluate the params callable" (None is a valid params value)
 
@@ -278,6 +283,7 @@ class SocketActor(ClientActor):
         self._params_async = False
         self._refused: int | None = None  # the HTTP status of the last refused handshake
         self._beats: dict[str, float] = {}  # heartbeat ref -> when it was sent
+        self._heartbeat_events = False  # AddEvents("phoenix", ["heartbeat"]) opts in
 
     def _new_core(self) -> SocketCore:
         rt = self.rt
@@ -300,7 +306,7 @@ class SocketActor(ClientActor):
         self._beats.clear()  # older ones were never answered: forget them
         rtt = now - sent
         self.rt.counters.rtt(rtt)
-        if self.rt.option("heartbeat_events", False):  # noqa: FBT003
+        if self._heartbeat_events or self.rt.option("heartbeat_events", False):  # noqa: FBT003
             self.rt.events.emit(HeartbeatReply(rtt=rtt))
 
     def _refreshable(self) -> bool:
@@ -440,6 +446,12 @@ class SocketActor(ClientActor):
                 self._set_options(options)
             case AddConnectOptions(options=options):
                 self._set_options(self.rt.options.merged(options))
+            case AddEvents(events=events) if HEARTBEAT_EVENT in events:
+                self._heartbeat_events = True
+            case DropEvents(events=events) if HEARTBEAT_EVENT in events:
+                self._heartbeat_events = False
+            case AddEvents() | DropEvents():
+                pass  # no other event of the phoenix topic is delivered
             case SetConnectParams(params=params):
                 self.rt.params = params
             case StartLogging():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from phoenix_actors.client import Client
 from phoenix_actors.messages import (
+    AddEvents,
     Connect,
     ConnectOptions,
     Every,
@@ -26,11 +27,13 @@ from .conftest import ENDPOINT, TOPIC, WAIT, connect, join, started, wait_armed
 def test_every_counter_matches_what_the_server_saw(
     clock: FakeClock, network: MemoryNetwork
 ) -> None:
-    options = ConnectOptions(heartbeat_events=True, reconnect_after=[1.0])
+    options = ConnectOptions(reconnect_after=[1.0])
     client = started(Client(ENDPOINT, clock=clock, transport=network, options=options))
     recorder = EventRecorder()
     client.subscribe(recorder)
     try:
+        # HeartbeatReply is off by default: opt in through the phoenix topic's event filter
+        client.ask(AddEvents("phoenix", ["heartbeat"]), timeout=WAIT)
         client.tell(Connect())
         server = connect(network, client, recorder)
         client.tell(Join(TOPIC))
@@ -78,3 +81,34 @@ def test_every_counter_matches_what_the_server_saw(
         assert metrics.events_dropped == 0
     finally:
         client.stop()
+
+
+def test_heartbeat_replies_are_not_events_unless_asked_for(
+    client: Client, clock: FakeClock, network: MemoryNetwork, recorder: EventRecorder
+) -> None:
+    from phoenix_actors.messages import (  # noqa: PLC0415
+        Disconnect,
+        DropEvents,
+        GetQueuedChannels,
+    )
+
+    client.tell(Connect())
+    server = connect(network, client, recorder)
+    answered: set[str | None] = set()
+    for opted_in in (False, True, False):
+        if opted_in:
+            client.ask(AddEvents("phoenix", ["heartbeat"]), timeout=WAIT)
+        else:
+            client.ask(DropEvents("phoenix", ["heartbeat"]), timeout=WAIT)
+        at = wait_armed(client, "socket", "heartbeat")
+        clock.advance(at - clock.now())
+        beat = server.wait_for_message(
+            lambda m: m.event == "heartbeat" and m.ref not in answered, timeout=WAIT
+        )
+        answered.add(beat.ref)
+        server.reply(beat)
+        wait_armed(client, "socket", "heartbeat", at + 30.0)  # the reply was handled
+    client.ask(Disconnect(), timeout=WAIT)  # a marker: events arrive in order
+    recorder.wait_for(SocketClosed, timeout=WAIT)
+    assert len(recorder.of_type(HeartbeatReply)) == 1
+    assert client.ask(GetQueuedChannels(), timeout=WAIT) == []  # no "phoenix" channel made
