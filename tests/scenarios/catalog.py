@@ -428,6 +428,10 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         steps=(
             *opened_and_joined(),
             Push(A, "async_reply", {"ms": 400}, timeout=1.0),
+            # the ping's reply proves the server got the push before it (one socket,
+            # in order): the push is in flight, not still on its way out, when it drops
+            Push(A, "ping", {"n": 1}),
+            Wait(("push", A, "ping")),
             Fault("abort_all"),
             Wait(JOINED_A, 2),
             Wait(("push", A, "async_reply")),
