@@ -78,8 +78,9 @@ __all__ = ["CLOSE_GRACE", "WebSocketTransport", "websocket_transport_factory"]
 
 _log = logging.getLogger("phoenix_actors.transport")
 
-CLOSE_GRACE: Final = 1.0
-"""Seconds the I/O thread waits for the peer's close frame after ours."""
+CLOSE_GRACE: Final = 0.5
+"""Seconds the I/O thread waits for the peer's close frame after ours (a peer that
+answers does so in milliseconds; one that stalls must not hold ``stop()`` long)."""
 
 _OP_CONT: Final = 0x0
 _OP_TEXT: Final = 0x1
