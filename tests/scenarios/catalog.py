@@ -17,6 +17,7 @@ from tests.scenarios.model import (
     Fault,
     Join,
     Leave,
+    Pattern,
     Push,
     Scenario,
     Server,
@@ -64,6 +65,30 @@ def recovered(opens: int = 2, joins: int = 2) -> tuple[Step, ...]:
 
 
 WHOAMI_CURRENT: Final = ("push", A, "whoami", "ok")
+
+
+def token_whoami(user: str, token: str, transport: str) -> tuple[Pattern, ...]:
+    """What a join and a whoami show when the token reached the server (demo: user|token)."""
+    user_id = f"{user}|{token}"
+    return (
+        ("join", A, "ok", {"joined": "a", "user_id": user_id}, "fresh"),
+        (
+            "push",
+            A,
+            "whoami",
+            "ok",
+            {
+                "user_id": user_id,
+                "socket_id": f"user_socket:{user_id}",
+                "topic": A,
+                "join_ref": "current",
+                "params": {"user_id": user, "vsn": "2.0.0"},
+                "transport": transport,
+                "serializer": "Phoenix.Socket.V2.JSONSerializer",
+            },
+        ),
+    )
+
 
 SCENARIOS: Final[tuple[Scenario, ...]] = (
     Scenario(
@@ -604,24 +629,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         auth_token=PLUS_TOKEN,
         token_in_user_id=True,
         steps=(*opened_and_joined(), Push(A, "whoami"), Wait(("push", A, "whoami"))),
-        expect=(
-            ("join", A, "ok", {"joined": "a", "user_id": f"carol|{PLUS_TOKEN}"}, "fresh"),
-            (
-                "push",
-                A,
-                "whoami",
-                "ok",
-                {
-                    "user_id": f"carol|{PLUS_TOKEN}",
-                    "socket_id": f"user_socket:carol|{PLUS_TOKEN}",
-                    "topic": A,
-                    "join_ref": "current",
-                    "params": {"user_id": "carol", "vsn": "2.0.0"},
-                    "transport": "websocket",
-                    "serializer": "Phoenix.Socket.V2.JSONSerializer",
-                },
-            ),
-        ),
+        expect=token_whoami("carol", PLUS_TOKEN, "websocket"),
     ),
     Scenario(
         name="longpoll_auth_token_header_reaches_whoami",
@@ -630,23 +638,6 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         auth_token=SLASH_PLUS_TOKEN,
         token_in_user_id=True,
         steps=(*opened_and_joined(), Push(A, "whoami"), Wait(("push", A, "whoami"))),
-        expect=(
-            ("join", A, "ok", {"joined": "a", "user_id": f"dave|{SLASH_PLUS_TOKEN}"}, "fresh"),
-            (
-                "push",
-                A,
-                "whoami",
-                "ok",
-                {
-                    "user_id": f"dave|{SLASH_PLUS_TOKEN}",
-                    "socket_id": f"user_socket:dave|{SLASH_PLUS_TOKEN}",
-                    "topic": A,
-                    "join_ref": "current",
-                    "params": {"user_id": "dave", "vsn": "2.0.0"},
-                    "transport": "longpoll",
-                    "serializer": "Phoenix.Socket.V2.JSONSerializer",
-                },
-            ),
-        ),
+        expect=token_whoami("dave", SLASH_PLUS_TOKEN, "longpoll"),
     ),
 )
