@@ -65,6 +65,9 @@ __all__ = ["AsyncClient"]
 
 T = TypeVar("T")
 
+_COMPACT_AT = 1024
+"""Deadline-heap size at which answered asks are swept out (then every as many more)."""
+
 _YIELD_EVERY = 32
 """Events an ``events()`` iterator yields before it lets the loop run other tasks."""
 
@@ -304,7 +307,13 @@ class _Bridge:
     def watch(self, wait: _Wait) -> None:
         """Fail ``wait`` at its deadline unless answered first (on the loop)."""
         at = wait.due()
-        heapq.heappush(self._deadlines, (at, next(self._seq), wait))
+        heap = self._deadlines
+        if len(heap) >= _COMPACT_AT and len(heap) % _COMPACT_AT == 0:
+            # answered asks stay until their deadline: drop them, so the heap is
+            # bounded by the asks in flight, not by the asks of the last guard period
+            heap[:] = [entry for entry in heap if not entry[2].future.done()]
+            heapq.heapify(heap)
+        heapq.heappush(heap, (at, next(self._seq), wait))
         if at < self._timer_at:
             self._arm(at)
 

@@ -196,3 +196,23 @@ def test_a_flood_never_holds_the_loop(phoenix_server: LoopbackServer) -> None:
     # run Python code, so the bound checked is a regression guard above that
     assert p50 < 0.002, p50
     assert p99 < 0.020, p99
+
+
+def test_answered_asks_do_not_pile_up_in_the_deadline_heap(
+    phoenix_server: LoopbackServer,
+) -> None:
+    from phoenix_actors.async_client import _COMPACT_AT, _bridge  # noqa: PLC0415
+
+    async def main() -> int:
+        async with AsyncClient(phoenix_server.url, options=FAST) as client:
+            await client.ask(Join("bench:1"))
+            for batch in range(30):  # 3,000 asks, all answered long before their guard
+                await asyncio.gather(
+                    *(
+                        client.ask(Push("bench:1", "echo", {"i": batch * 100 + i}))
+                        for i in range(100)
+                    )
+                )
+            return len(_bridge(asyncio.get_running_loop())._deadlines)
+
+    assert run(main()) <= _COMPACT_AT + 100
