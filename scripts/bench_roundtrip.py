@@ -3,7 +3,8 @@
 Usage::
 
     .venv/bin/python scripts/bench_roundtrip.py [--url ws://HOST:PORT/socket] [--quick]
-        [--only phoenix_actors,phoenix.js,bare,sequential,pipelined,broadcast,big] [--many]
+        [--only phoenix_actors,phoenix.js,bare,sequential,pipelined,asks,broadcast,big,loop]
+        [--many]
 
 Without ``--url`` the bundled server (``phoenix_actors.cli serve``) runs in its own
 process on a free port and is stopped with SIGINT at the end. Each client joins
@@ -12,9 +13,19 @@ process on a free port and is stopped with SIGINT at the end. Each client joins
 - ``sequential``: push ``echo`` and wait for the reply, one by one (warm-up first);
   p50 / p99 latency in microseconds.
 - ``pipelined``: ``window`` echo pushes in flight until ``total`` are answered;
-  replies/s and the client process's CPU (user+system) per reply.
+  replies/s and the client process's CPU (user+system) per reply. The pushes are
+  told and their replies read as events (``subscribe`` for the blocking client,
+  ``async for ... in events()`` for the async one).
+- ``asks``: the pipelined test with one ask per push instead (``submit`` and a
+  done-callback for the blocking client, a task awaiting ``ask`` per push for the
+  async one): what a reply slot per push costs.
 - ``broadcast``: push ``fanout`` ``{"n": N}``; ticks/s received and CPU per tick.
 - ``big``: the pipelined test with a 10 KB payload.
+- ``loop``: the async client's event-loop lag while a ``fanout`` of 20,000 ticks
+  arrives: a probe sleeps 1 ms in a loop and records how late it wakes (p50, p99,
+  max), beside the same flood read by a pure-asyncio aiohttp client (no threads)
+  in the same run, 3 runs each, interleaved; also the longest CPU time one loop
+  callback of the async client took (what the client itself holds the loop for).
 
 The three clients: ``phoenix_actors`` (this library's ``Client``, in this process),
 ``phoenix.js`` (the official client under node, ``tests/js/bench_roundtrip_client.mjs``)
@@ -61,6 +72,8 @@ from phoenix_actors import (
     PushOk,
     PushTimeout,
 )
+from phoenix_actors.actors.reply import Reply
+from phoenix_actors.testing import LoopLag, LoopWatch
 
 ROOT = Path(__file__).resolve().parent.parent
 JS_DIR = ROOT / "tests" / "js"
@@ -69,7 +82,7 @@ TOPIC = "bench:1"
 START_DEADLINE = 30.0
 MANY_DEADLINE = 20.0
 CLIENTS = ("phoenix_actors", "pa-async", "phoenix.js", "bare")
-TESTS = ("sequential", "pipelined", "broadcast", "big")
+TESTS = ("sequential", "pipelined", "asks", "broadcast", "big", "loop")
 
 
 class BenchError(Exception):
@@ -87,11 +100,21 @@ class Counts:
     fanout: int = 5000
     big_total: int = 20000
     big_size: int = 10 * 1024
+    flood: int = 20000
+    flood_runs: int = 3
     timeout: float = 60.0
 
 
 QUICK = Counts(
-    warmup=5, sequential=20, total=200, window=50, fanout=100, big_total=50, timeout=30.0
+    warmup=5,
+    sequential=20,
+    total=200,
+    window=50,
+    fanout=100,
+    big_total=50,
+    flood=200,
+    flood_runs=1,
+    timeout=30.0,
 )
 
 
@@ -183,6 +206,9 @@ def bench_phoenix_actors(url: str, counts: Counts, tests: list[str]) -> dict[str
         if "pipelined" in tests:
             rate, cpu = _pa_pipelined(client, counts, counts.total, lambda i: {"i": i})
             out |= {"pipe_rate": rate, "pipe_cpu_us": cpu}
+        if "asks" in tests:
+            rate, cpu = _pa_asks(client, counts)
+            out |= {"ask_rate": rate, "ask_cpu_us": cpu}
         if "broadcast" in tests:
             rate, cpu = _pa_broadcast(client, counts)
             out |= {"tick_rate": rate, "tick_cpu_us": cpu}
@@ -251,6 +277,35 @@ def _pa_pipelined(
         msg = f"pipelined run failed: {failures[:1]!r} (finished={finished})"
         raise BenchError(msg)
     return total / elapsed, cpu / total * 1e6
+
+
+def _pa_asks(client: Client, counts: Counts) -> tuple[float, float]:
+    window = threading.Semaphore(counts.window)
+    done = threading.Event()
+    answered = itertools.count(1)
+    failures: list[object] = []
+
+    def on_done(reply: Reply) -> None:
+        window.release()
+        if reply.exception() is not None or not isinstance(reply.result(), PushOk):
+            failures.append(reply.exception() or reply.result())
+            done.set()
+        elif next(answered) == counts.total:
+            done.set()
+
+    cpu0 = cpu_seconds()
+    start = time.perf_counter()
+    for i in range(counts.total):
+        if not window.acquire(timeout=counts.timeout) or failures:
+            break
+        client.submit(Push(TOPIC, "echo", {"i": i})).add_done_callback(on_done)
+    finished = done.wait(counts.timeout)
+    elapsed = time.perf_counter() - start
+    cpu = cpu_seconds() - cpu0
+    if failures or not finished:
+        msg = f"pipelined asks failed: {failures[:1]!r} (finished={finished})"
+        raise BenchError(msg)
+    return counts.total / elapsed, cpu / counts.total * 1e6
 
 
 def _pa_broadcast(client: Client, counts: Counts) -> tuple[float, float]:
@@ -420,25 +475,135 @@ async def _async_bench(url: str, counts: Counts, tests: list[str]) -> dict[str, 
                 _expect_ok(reply)
             out |= latency_figures(samples)
         if "pipelined" in tests:
-            window = asyncio.Semaphore(counts.window)
-
-            async def one(i: int) -> None:
-                try:
-                    _expect_ok(await client.ask(Push(TOPIC, "echo", {"i": i})))
-                finally:
-                    window.release()
-
-            cpu0 = cpu_seconds()
-            start = time.perf_counter()
-            tasks = []
-            for i in range(counts.total):
-                await window.acquire()
-                tasks.append(asyncio.create_task(one(i)))
-            await asyncio.gather(*tasks)
-            elapsed = time.perf_counter() - start
-            cpu = cpu_seconds() - cpu0
-            out |= {"pipe_rate": counts.total / elapsed, "pipe_cpu_us": cpu / counts.total * 1e6}
+            rate, cpu = await _async_pipelined(client, counts)
+            out |= {"pipe_rate": rate, "pipe_cpu_us": cpu}
+        if "asks" in tests:
+            rate, cpu = await _async_asks(client, counts)
+            out |= {"ask_rate": rate, "ask_cpu_us": cpu}
     return out
+
+
+async def _async_pipelined(client: AsyncClient, counts: Counts) -> tuple[float, float]:
+    """Told pushes, replies read from ``events()``: the blocking pipelined test, async."""
+    window = asyncio.Semaphore(counts.window)
+    feed = client.events(timeout=counts.timeout, backlog=counts.total + counts.window)
+    answered = 0
+
+    async def read() -> None:
+        nonlocal answered
+        async for event in feed:
+            if isinstance(event, PushOk) and event.push.event == "echo":
+                window.release()
+                answered += 1
+                if answered == counts.total:
+                    return
+            elif isinstance(event, PushError | PushTimeout):
+                msg = f"pipelined run failed: {event!r}"
+                raise BenchError(msg)
+
+    cpu0 = cpu_seconds()
+    start = time.perf_counter()
+    reader = asyncio.create_task(read())
+    for i in range(counts.total):
+        await window.acquire()
+        if reader.done():
+            break
+        client.tell(Push(TOPIC, "echo", {"i": i}))
+    await reader
+    elapsed = time.perf_counter() - start
+    cpu = cpu_seconds() - cpu0
+    if answered != counts.total:
+        msg = f"pipelined run ended after {answered} replies"
+        raise BenchError(msg)
+    return counts.total / elapsed, cpu / counts.total * 1e6
+
+
+async def _async_asks(client: AsyncClient, counts: Counts) -> tuple[float, float]:
+    """One task awaiting ``ask`` per push, ``window`` in flight."""
+    window = asyncio.Semaphore(counts.window)
+
+    async def one(i: int) -> None:
+        try:
+            _expect_ok(await client.ask(Push(TOPIC, "echo", {"i": i})))
+        finally:
+            window.release()
+
+    cpu0 = cpu_seconds()
+    start = time.perf_counter()
+    tasks = []
+    for i in range(counts.total):
+        await window.acquire()
+        tasks.append(asyncio.create_task(one(i)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start
+    cpu = cpu_seconds() - cpu0
+    return counts.total / elapsed, cpu / counts.total * 1e6
+
+
+# -- event-loop lag during a flood ----------------------------------------------------
+
+
+async def _pa_flood(url: str, counts: Counts) -> LoopLag:
+    async with AsyncClient(url) as client:
+        if not isinstance(await client.ask(Join(TOPIC)), JoinOk):
+            raise BenchError("join failed")
+        feed = client.events(timeout=counts.timeout)
+        async with LoopWatch() as watch:
+            client.tell(Push(TOPIC, "fanout", {"n": counts.flood}))
+            async for event in feed:
+                if (
+                    isinstance(event, ChannelEvent)
+                    and event.event == "tick"
+                    and event.payload["i"] == counts.flood
+                ):
+                    break
+    return watch.result()
+
+
+async def _aiohttp_flood(url: str, counts: Counts) -> LoopLag:
+    import aiohttp  # noqa: PLC0415 - only this measurement needs it (a dev dependency)
+
+    decode = msgspec.json.Decoder(list[Any]).decode
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(url + "/websocket?vsn=2.0.0") as ws,
+    ):
+        await ws.send_str(json.dumps(["1", "1", TOPIC, "phx_join", {}]))
+        await ws.receive(counts.timeout)
+        async with LoopWatch() as watch:
+            await ws.send_str(json.dumps(["1", "2", TOPIC, "fanout", {"n": counts.flood}]))
+            while True:
+                frame = decode((await ws.receive(counts.timeout)).data)
+                if frame[3] == "tick" and frame[4]["i"] == counts.flood:
+                    break
+    return watch.result()
+
+
+def bench_loop_lag(url: str, counts: Counts) -> dict[str, list[LoopLag]]:
+    """Floods read by the async client and by aiohttp, interleaved."""
+    out: dict[str, list[LoopLag]] = {"pa-async": [], "aiohttp": []}
+    for _ in range(counts.flood_runs):
+        out["pa-async"].append(asyncio.run(_pa_flood(url, counts)))
+        out["aiohttp"].append(asyncio.run(_aiohttp_flood(url, counts)))
+    return out
+
+
+def print_lag(lags: dict[str, list[LoopLag]], counts: Counts) -> None:
+    """Per client, the median over the runs of each figure (ms)."""
+    print(
+        f"event-loop lag during a {counts.flood:,}-tick flood: a 1 ms probe's lateness and the "
+        f"longest CPU one loop callback took (ms, median of {counts.flood_runs} runs)"
+    )
+    for name, runs in lags.items():
+
+        def mid(values: list[float]) -> float:
+            return sorted(values)[len(values) // 2] * 1e3
+
+        print(
+            f"  {name:10} p50 {mid([r.p50 for r in runs]):6.2f}  "
+            f"p99 {mid([r.p99 for r in runs]):6.2f}  max {mid([r.max for r in runs]):6.2f}  "
+            f"longest callback {mid([r.longest_callback for r in runs]):6.2f}"
+        )
 
 
 # -- phoenix.js -----------------------------------------------------------------------
@@ -555,6 +720,8 @@ ROWS = (
     ("p99_us", "sequential p99 latency (us)"),
     ("pipe_rate", "pipelined replies/s"),
     ("pipe_cpu_us", "pipelined CPU per reply (us)"),
+    ("ask_rate", "pipelined asks/s"),
+    ("ask_cpu_us", "pipelined asks CPU per reply (us)"),
     ("tick_rate", "broadcast ticks/s"),
     ("tick_cpu_us", "broadcast CPU per tick (us)"),
     ("big_rate", "10 KB pipelined replies/s"),
@@ -627,7 +794,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"counts: {counts.sequential} sequential after {counts.warmup} warm-up; "
         f"{counts.total} pipelined, {counts.window} in flight; fanout {counts.fanout}; "
-        f"{counts.big_total} x {counts.big_size // 1024} KB pipelined",
+        f"{counts.big_total} x {counts.big_size // 1024} KB pipelined; "
+        f"loop lag: {counts.flood_runs} x {counts.flood} ticks",
         flush=True,
     )
     server = None if args.url else ServerProcess()
@@ -635,6 +803,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"server: {url}{' (bundled, own process)' if server is not None else ''}", flush=True)
     results: dict[str, Result] = {}
     many: dict[str, Any] | None = None
+    lags: dict[str, list[LoopLag]] | None = None
+    lag_error: str | None = None
     started = time.perf_counter()
     try:
         for name in clients:
@@ -644,6 +814,13 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:  # noqa: BLE001 (reported in the table)
                 results[name] = Result(error=f"{type(exc).__name__}: {exc}")
             print(f"  {name}: done in {time.perf_counter() - t0:.1f} s", flush=True)
+        if "loop" in tests and "pa-async" in clients:
+            t0 = time.perf_counter()
+            try:
+                lags = bench_loop_lag(url, counts)
+            except Exception as exc:  # noqa: BLE001 (reported below)
+                lag_error = f"{type(exc).__name__}: {exc}"
+            print(f"  loop lag: done in {time.perf_counter() - t0:.1f} s", flush=True)
         if args.many:
             try:
                 many = run_many(url, quick=args.quick)
@@ -654,6 +831,11 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
     print()
     print_table(results)
+    if lags is not None:
+        print()
+        print_lag(lags, counts)
+    if lag_error is not None:
+        print(f"\nloop lag: FAILED: {lag_error}")
     if many is not None:
         print()
         if "error" in many:
@@ -673,7 +855,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
     print(f"\ntotal {time.perf_counter() - started:.1f} s")
     failed = any(result.error is not None for result in results.values())
-    failed = failed or (many is not None and "error" in many)
+    failed = failed or (many is not None and "error" in many) or lag_error is not None
     return 1 if failed else 0
 
 

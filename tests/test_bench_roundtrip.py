@@ -31,4 +31,7 @@ def test_quick_run_reports_every_client() -> None:
     for client in ("phoenix_actors", "phoenix.js", "bare"):
         assert client in header
     assert "pipelined replies/s" in proc.stdout
+    assert "pipelined asks/s" in proc.stdout
+    lag = [line for line in proc.stdout.splitlines() if "longest callback" in line]
+    assert [line.split()[0] for line in lag] == ["pa-async", "aiohttp"]
     assert "FAILED" not in proc.stdout
