@@ -1,5 +1,8 @@
 """AsyncClient: await asks, tell, async for events, channel handles, async params.
 
+At the end, a flood of broadcasts is read under a LoopWatch, which measures
+how long any one loop callback held the loop.
+
 Run by the test suite against the bundled loopback server; output in
 ``asyncio_client.out``.
 """
@@ -18,6 +21,7 @@ from phoenix_actors import (
     PushOk,
 )
 from phoenix_actors.server import LoopbackServer
+from phoenix_actors.testing import LoopWatch
 
 
 async def params() -> dict[str, str]:
@@ -62,6 +66,17 @@ async def main(url: str) -> None:
             await slow
         except asyncio.CancelledError:
             print("cancelled the wait; the push still ends with its own outcome event")
+
+        # a flood of 2,000 broadcasts, read while a LoopWatch times the loop's callbacks
+        await client.ask(Join("bench:1"))
+        feed = client.events(timeout=5)
+        async with LoopWatch() as watch:
+            client.tell(Push("bench:1", "fanout", {"n": 2000}))
+            async for event in feed:
+                if isinstance(event, ChannelEvent) and event.payload.get("i") == 2000:
+                    break
+        lag = watch.result()
+        print("longest loop callback under 5 ms:", lag.longest_callback < 0.005)
 
 
 with LoopbackServer() as server:
