@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 
 import msgspec
+import pytest
 
 import phoenix_actors
 from phoenix_actors import messages
@@ -33,3 +36,21 @@ def test_every_public_name_has_a_docstring() -> None:
         obj = getattr(phoenix_actors, name)
         if inspect.isclass(obj) or inspect.isfunction(obj):
             assert inspect.getdoc(obj), name
+
+
+def test_importing_the_package_loads_no_exported_module_until_a_name_is_used() -> None:
+    code = (
+        "import sys, phoenix_actors\n"
+        "print('phoenix_actors.client' in sys.modules, 'pykka' in sys.modules)\n"
+        "phoenix_actors.Client\n"
+        "print('phoenix_actors.client' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.split() == ["False", "False", "True"], proc.stderr
+
+
+def test_dir_lists_every_export_and_an_unknown_name_is_an_attribute_error() -> None:
+    assert set(phoenix_actors.__all__) <= set(dir(phoenix_actors))
+    missing = "NoSuchName"
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchName'"):
+        getattr(phoenix_actors, missing)
