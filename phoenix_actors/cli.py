@@ -15,14 +15,16 @@ Subcommands:
 Exit status: 0 done (Ctrl-C is how ``serve`` and ``listen`` end, so it
 exits 0 too); 1 failed (an error reply, a timeout, a refused join, a
 server that cannot listen, a client that gave up); 2 bad usage; 130 Ctrl-C
-interrupted ``demo`` or ``push`` before they finished. Ctrl-C never prints
-a traceback; a second Ctrl-C during the shutdown ends the process at once.
+interrupted ``demo`` or ``push`` before they finished (or any command
+while it was still starting). Ctrl-C never prints a traceback; a second
+Ctrl-C during the shutdown ends the process at once. This module imports
+nothing heavy: the client and the server load inside :func:`main`, under
+its Ctrl-C handler.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import signal
 import sys
 import threading
@@ -32,7 +34,6 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from phoenix_actors import __version__
-from phoenix_actors._cli_client import add_client_commands, run_client_command
 
 if TYPE_CHECKING:
     from phoenix_actors.server.app import PhoenixServer
@@ -60,6 +61,8 @@ def _demo_events_help() -> str:
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from phoenix_actors._cli_client import add_client_commands  # noqa: PLC0415 - see main
+
     parser = argparse.ArgumentParser(
         prog="phoenix-actors", description="Phoenix Channels client and loopback server."
     )
@@ -105,6 +108,8 @@ def _banner(server: PhoenixServer) -> list[str]:
 
 
 async def _serve(host: str, port: int, *, admin: bool) -> int:
+    import asyncio  # noqa: PLC0415 - see main
+
     from phoenix_actors.server.app import PhoenixServer  # noqa: PLC0415 - needs the extra
 
     server = PhoenixServer(host=host, port=port, admin=admin)
@@ -157,16 +162,24 @@ def _ctrl_c() -> Iterator[None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    args = _build_parser().parse_args(argv)
+    command: str | None = None  # None: Ctrl-C came while starting
     try:
         with _ctrl_c():
-            if args.command == "serve":
+            # loaded here, under the handler: a Ctrl-C while the client and the
+            # server load (a few hundred ms) ends quietly, as any later one does
+            import asyncio  # noqa: PLC0415
+
+            from phoenix_actors._cli_client import run_client_command  # noqa: PLC0415
+
+            args = _build_parser().parse_args(argv)
+            command = args.command
+            if command == "serve":
                 return asyncio.run(_serve(args.host, args.port, admin=args.admin))
-            if args.command == "demo":
+            if command == "demo":
                 return _demo()
             return run_client_command(args)
     except KeyboardInterrupt:
-        return 0 if args.command in ENDS_ON_CTRL_C else INTERRUPTED
+        return 0 if command in ENDS_ON_CTRL_C else INTERRUPTED
 
 
 if __name__ == "__main__":

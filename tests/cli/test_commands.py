@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 
-from phoenix_actors import __version__
+import pytest
+
+from phoenix_actors import __version__, cli
 from phoenix_actors.server import demo
 from phoenix_actors.server.admin import ADMIN_ROUTES
 from tests.cli.conftest import WAIT, CliProcess, run_cli
@@ -91,3 +95,27 @@ def test_ctrl_c_on_demo_exits_130_at_once_without_a_traceback(
     run.line(lambda text: "joined room:lobby" in text)
     assert run.interrupt() == 130
     assert "Traceback" not in run.stderr
+
+
+def test_the_command_line_module_loads_nothing_heavy_before_its_ctrl_c_handler() -> None:
+    """What the console script imports before ``main`` runs: no client, no server, no asyncio."""
+    code = (
+        "import sys, phoenix_actors.cli\n"
+        "heavy = ('asyncio', 'pykka', 'websocket', 'msgspec', 'aiohttp',\n"
+        "         'phoenix_actors.client', 'phoenix_actors.server')\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=WAIT, check=True
+    )
+    assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+
+
+def test_ctrl_c_while_the_command_line_is_still_loading_exits_130(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def interrupted() -> None:
+        raise KeyboardInterrupt  # as the first Ctrl-C does while the parser's imports load
+
+    monkeypatch.setattr(cli, "_build_parser", interrupted)
+    assert cli.main(["listen", "ws://127.0.0.1:9/socket", "room:lobby"]) == cli.INTERRUPTED
