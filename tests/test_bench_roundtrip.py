@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "scripts" / "bench_roundtrip.py"
+from tests.script_run import run_script
 
 pytest.importorskip("aiohttp")
 
@@ -18,14 +14,7 @@ pytest.importorskip("aiohttp")
 @pytest.mark.timeout(150)
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_quick_run_reports_every_client() -> None:
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    proc = run_script("bench_roundtrip.py", "--quick", timeout=120)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     header = next(line for line in proc.stdout.splitlines() if "pa/phoenix.js" in line)
     for client in ("phoenix_actors", "phoenix.js", "bare"):

@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "scripts" / "trace_ask.py"
+from tests.script_run import run_script
 
 pytest.importorskip("aiohttp")  # the bundled server
 
 
 @pytest.mark.timeout(90)
 def test_a_short_trace_reports_every_stage() -> None:
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--count", "50"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
+    proc = run_script("trace_ask.py", "--count", "50", timeout=60)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "median of 50" in proc.stdout
     figures = dict(re.findall(r"^  (.+?)\s+([\d.]+)$", proc.stdout, re.MULTILINE))
