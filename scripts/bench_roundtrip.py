@@ -4,11 +4,12 @@ Usage::
 
     .venv/bin/python scripts/bench_roundtrip.py [--url ws://HOST:PORT/socket] [--quick]
         [--only phoenix_actors,phoenix.js,bare,sequential,pipelined,asks,broadcast,big,loop]
-        [--many]
+        [--rounds 3] [--many]
 
 Without ``--url`` the bundled server (``phoenix_actors.cli serve``) runs in its own
 process on a free port and is stopped with SIGINT at the end. Each client joins
-``bench:1`` and, one client at a time:
+``bench:1`` and, one client at a time, in ``--rounds`` interleaved rounds (each
+figure printed is its median over the rounds):
 
 - ``sequential``: push ``echo`` and wait for the reply, one by one (warm-up first);
   p50 / p99 latency in microseconds.
@@ -47,6 +48,7 @@ import select
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -97,7 +99,7 @@ class Counts:
     sequential: int = 2000
     total: int = 20000
     window: int = 500
-    fanout: int = 5000
+    fanout: int = 20000
     big_total: int = 20000
     big_size: int = 10 * 1024
     flood: int = 20000
@@ -729,6 +731,12 @@ ROWS = (
 )
 
 
+def _medians(rounds: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over the rounds."""
+    keys = {key for figures in rounds for key in figures}
+    return {key: statistics.median(f[key] for f in rounds if key in f) for key in keys}
+
+
 def _cell(value: float | None) -> str:
     if value is None:
         return "-"
@@ -772,6 +780,12 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help=f"comma-separated clients ({', '.join(CLIENTS)}) and/or tests ({', '.join(TESTS)})",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds of every client, interleaved; each figure is its median (default 3)",
+    )
     parser.add_argument("--many", action="store_true", help="also 100 clients x 10 channels")
     parser.add_argument("--many-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -788,6 +802,8 @@ def main(argv: list[str] | None = None) -> int:
     clients = [name for name in CLIENTS if name in chosen] or list(CLIENTS)
     tests = [name for name in TESTS if name in chosen] or list(TESTS)
     counts = QUICK if args.quick else Counts()
+    if args.quick:
+        args.rounds = 1
 
     one, five, fifteen = os.getloadavg()
     print(f"load average at start: {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} CPUs)")
@@ -795,7 +811,8 @@ def main(argv: list[str] | None = None) -> int:
         f"counts: {counts.sequential} sequential after {counts.warmup} warm-up; "
         f"{counts.total} pipelined, {counts.window} in flight; fanout {counts.fanout}; "
         f"{counts.big_total} x {counts.big_size // 1024} KB pipelined; "
-        f"loop lag: {counts.flood_runs} x {counts.flood} ticks",
+        f"loop lag: {counts.flood_runs} x {counts.flood} ticks; "
+        f"medians of {args.rounds} interleaved rounds",
         flush=True,
     )
     server = None if args.url else ServerProcess()
@@ -807,13 +824,19 @@ def main(argv: list[str] | None = None) -> int:
     lag_error: str | None = None
     started = time.perf_counter()
     try:
-        for name in clients:
-            t0 = time.perf_counter()
-            try:
-                results[name] = Result(BENCHES[name](url, counts, tests))
-            except Exception as exc:  # noqa: BLE001 (reported in the table)
-                results[name] = Result(error=f"{type(exc).__name__}: {exc}")
-            print(f"  {name}: done in {time.perf_counter() - t0:.1f} s", flush=True)
+        rounds: dict[str, list[dict[str, float]]] = {name: [] for name in clients}
+        for number in range(1, args.rounds + 1):
+            for name in clients:  # interleaved: drift on the machine hits every client
+                t0 = time.perf_counter()
+                try:
+                    rounds[name].append(BENCHES[name](url, counts, tests))
+                except Exception as exc:  # noqa: BLE001 (reported in the table)
+                    results[name] = Result(error=f"{type(exc).__name__}: {exc}")
+                elapsed = time.perf_counter() - t0
+                print(f"  round {number}: {name} done in {elapsed:.1f} s", flush=True)
+        for name, figures in rounds.items():
+            if name not in results:
+                results[name] = Result(_medians(figures))
         if "loop" in tests and "pa-async" in clients:
             t0 = time.perf_counter()
             try:
