@@ -79,6 +79,8 @@ __all__ = [
 
 PRESENCE_EVENTS: Final = frozenset({DEFAULT_STATE_EVENT, DEFAULT_DIFF_EVENT})
 MAX_QUEUED_PUSHES: Final = 10_000
+HEAP_COMPACT_FROM: Final = 4096
+"""Push-timer heap size from which stale entries are swept out once they are over half."""
 """Default bound on a channel's queued pushes (``ConnectOptions.max_queued_pushes``)."""
 
 
@@ -275,7 +277,14 @@ class ChannelCore:
         return self.timeout if push.timeout is None else push.timeout
 
     def _schedule(self, at: float, rec: _PushRecord, kind: str) -> None:
-        heapq.heappush(self._heap, (at, rec.id, kind))
+        heap = self._heap
+        if len(heap) >= HEAP_COMPACT_FROM and len(heap) > 2 * len(self._pushes):
+            # an answered push leaves its deadline entry behind until it is due:
+            # under load (pushes/s x timeout) that is most of the heap; sweep them,
+            # so the heap is bounded by the pushes alive (amortised O(1) a push)
+            heap[:] = [entry for entry in heap if not self._stale(entry)]
+            heapq.heapify(heap)
+        heapq.heappush(heap, (at, rec.id, kind))
         if at < self._armed.get("push", math.inf):
             self._arm("push", at)
 

@@ -34,6 +34,7 @@ from phoenix_actors.messages import (
     PushOk,
     PushTimeout,
 )
+from phoenix_actors.protocol import channel as channel_module
 from phoenix_actors.protocol.channel import (
     Arm,
     Cancel,
@@ -400,6 +401,26 @@ def test_reply_with_ref_r_resolves_only_the_push_holding_r() -> None:
     assert len(h.of(PushOk)) == 1
     h.receive(Message(h.core.join_ref, "999", TOPIC, "phx_reply", {"status": "ok"}))
     assert len(h.of(PushOk)) == 1
+
+
+def test_answered_pushes_do_not_pile_up_in_the_timer_heap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each answered push leaves a deadline entry; they are swept, so the heap stays bounded."""
+    assert channel_module.HEAP_COMPACT_FROM == 4096  # the default, swept from here
+    monkeypatch.setattr(channel_module, "HEAP_COMPACT_FROM", 64)
+    h = Harness()
+    h.joined()
+    h.push(p("unanswered"), "kept")  # its deadline must survive every sweep
+    for _ in range(10 * 64):
+        h.push(p("a"))
+        h.reply(h.last_sent("a"))
+        assert len(h.core._heap) <= 64
+    assert len(h.of(PushOk)) == 10 * 64
+    h.advance_to(10.0)  # the live push's deadline still fires, exactly
+    [timeout] = h.of(PushTimeout)
+    assert timeout.push == p("unanswered")
+    assert h.resolved[-1] == ("kept", timeout)
 
 
 def test_a_late_reply_after_the_timeout_is_ignored() -> None:
@@ -949,10 +970,16 @@ class ChannelMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
+        # sweep the timer heap early, so random runs go through sweeps too
+        self._compact_from = channel_module.HEAP_COMPACT_FROM
+        channel_module.HEAP_COMPACT_FROM = 4  # type: ignore[misc]
         self.h = Harness()
         self.calls = itertools.count(1)
         self.outcomes: dict[str, list[Any]] = {}
         self.dropped: set[str] = set()
+
+    def teardown(self) -> None:
+        channel_module.HEAP_COMPACT_FROM = self._compact_from  # type: ignore[misc]
 
     def _record(self) -> None:
         for call, result in self.h.resolved:
