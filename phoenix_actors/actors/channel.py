@@ -32,6 +32,7 @@ from phoenix_actors.actors.supervision import (
 from phoenix_actors.errors import ClientClosedError, PhoenixError
 from phoenix_actors.messages import (
     AddEvents,
+    ChannelEvent,
     DropEvents,
     DropPush,
     DropQueuedPush,
@@ -230,8 +231,17 @@ class ChannelActor(ClientActor):
                 emits: list[Any] = []  # the batch's events, emitted together (one lock)
                 for msg in messages:
                     effects = core.receive(now, msg)
-                    if effects:
-                        forwarded += self._run(effects, share, emits, inflow)
+                    if not effects:
+                        continue
+                    if (
+                        len(effects) == 1
+                        and type(first := effects[0]) is Emit
+                        and type(first.event) is ChannelEvent
+                    ):
+                        # the common frame, a broadcast: one event and nothing else to do
+                        emits.append(first.event)
+                        continue
+                    forwarded += self._run(effects, share, emits, inflow)
                 rt.events.emit_many(emits)
                 # presence frames are released by the PresenceActor, once it handled them
                 inflow.release(size - forwarded * share)
@@ -326,41 +336,49 @@ class ChannelActor(ClientActor):
         """
         rt = self.rt
         forwarded = 0
+        # dispatch on the exact type (effects are final structs): a ``match`` of
+        # class patterns costs several times as much, on every frame
         for eff in effects:
-            if emits and not isinstance(eff, Emit | Send | Arm | Cancel):
+            if emits and type(eff) not in _QUIET_EFFECTS:
                 rt.events.emit_many(emits)
                 emits.clear()
-            match eff:
-                case Send(message=msg):
-                    self._outbox.append(msg)
-                case Emit(event=event):
-                    if isinstance(event, PushOk | PushError | PushTimeout):
-                        rt.counters.push(_outcome(event))
-                    if emits is None:
-                        rt.events.emit(event)
-                    else:
-                        emits.append(event)
-                case Resolve(call=call, result=result):
-                    call.set(result)
-                case Arm(name=name, at=at):
-                    timer = _ChannelTimer(name, at)
-                    rt.tell_child(
-                        "scheduler", ArmTimer(self.owner, name, at, self.actor_ref, timer)
-                    )
-                case Cancel(name=name):
-                    rt.tell_child("scheduler", CancelTimer(self.owner, name))
-                case Forward(message=msg, join_ref=join_ref):
-                    forwarded += 1
-                    frame = PresenceFrame(self.topic, msg, join_ref, frame_size, inflow)
-                    if not rt.tell_child("presence", frame) and inflow is not None:
-                        inflow.release(frame_size)
-                case NeedSocket():
-                    rt.tell_child("socket", EnsureConnected(self.actor_ref))
-                case Finished():
-                    self.retiring = True
-                    rt.tell_child("presence", ForgetTopic(self.topic))
-                    rt.tell(rt.supervisor, ChannelFinished(self.topic, self.actor_urn))
+            if type(eff) is Send:
+                self._outbox.append(eff.message)
+            elif type(eff) is Emit:
+                event = eff.event
+                if isinstance(event, _PUSH_OUTCOMES):
+                    rt.counters.push(_outcome(event))
+                if emits is None:
+                    rt.events.emit(event)
+                else:
+                    emits.append(event)
+            elif type(eff) is Resolve:
+                eff.call.set(eff.result)
+            else:
+                forwarded += self._run_rare(eff, frame_size, inflow)
         return forwarded
+
+    def _run_rare(self, eff: Effect, frame_size: int, inflow: Inflow | None) -> int:
+        """Carry out one effect that is not a send, an event or an answer (1: a presence frame)."""
+        rt = self.rt
+        match eff:
+            case Arm(name=name, at=at):
+                timer = _ChannelTimer(name, at)
+                rt.tell_child("scheduler", ArmTimer(self.owner, name, at, self.actor_ref, timer))
+            case Cancel(name=name):
+                rt.tell_child("scheduler", CancelTimer(self.owner, name))
+            case Forward(message=msg, join_ref=join_ref):
+                frame = PresenceFrame(self.topic, msg, join_ref, frame_size, inflow)
+                if not rt.tell_child("presence", frame) and inflow is not None:
+                    inflow.release(frame_size)
+                return 1
+            case NeedSocket():
+                rt.tell_child("socket", EnsureConnected(self.actor_ref))
+            case Finished():
+                self.retiring = True
+                rt.tell_child("presence", ForgetTopic(self.topic))
+                rt.tell(rt.supervisor, ChannelFinished(self.topic, self.actor_urn))
+        return 0
 
     def _flush(self) -> None:
         batch, self._outbox = self._outbox, []
@@ -372,6 +390,11 @@ class ChannelActor(ClientActor):
             # the connection is gone: nothing goes out with its join_ref; the
             # pushes wait for the rejoin on the next one
             self._run(self.core.unsent(batch))
+
+
+_QUIET_EFFECTS = (Emit, Send, Arm, Cancel)
+"""Effects that let no other thread act on the input yet: events may wait behind them."""
+_PUSH_OUTCOMES = (PushOk, PushError, PushTimeout)
 
 
 def _outcome(event: PushOk | PushError | PushTimeout) -> str:
