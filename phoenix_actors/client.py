@@ -40,6 +40,7 @@ from phoenix_actors.errors import (
 )
 from phoenix_actors.handles import Channel
 from phoenix_actors.messages import (
+    BINARY_TYPES,
     AddConnectOptions,
     AddEvents,
     Batch,
@@ -493,7 +494,7 @@ class Client:
         payload = push.payload
         size = (
             len(payload)
-            if isinstance(payload, bytes | bytearray | memoryview)
+            if isinstance(payload, BINARY_TYPES)
             else len(_payload_encoder.encode(payload))
         )
         if size > limit:

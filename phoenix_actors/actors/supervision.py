@@ -7,6 +7,7 @@ in ``supervisor.py`` without an import cycle.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -55,6 +56,15 @@ class ClientActor(pykka.ThreadingActor):
     """
 
     use_daemon_thread: ClassVar[bool] = True
+
+    @staticmethod
+    def _create_actor_inbox() -> queue.SimpleQueue[Any]:
+        """The inbox: a ``SimpleQueue`` (pykka needs put, get and empty).
+
+        It is written in C: a tell and its take cost a fraction of
+        ``queue.Queue``'s (a Condition in Python code), on every hop.
+        """
+        return queue.SimpleQueue()
 
     rt: Runtime
     inherited: list[Any] | None = None
