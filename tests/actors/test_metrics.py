@@ -21,7 +21,12 @@ from phoenix_actors.testing.clock import FakeClock
 from phoenix_actors.testing.recorder import EventRecorder
 from phoenix_actors.testing.transport import MemoryNetwork
 
-from .conftest import ENDPOINT, TOPIC, WAIT, connect, join, started, wait_armed
+from .conftest import ENDPOINT, TOPIC, WAIT, connect, eventually, join, started, wait_armed
+
+
+def rtts(client: Client) -> list[float]:
+    """The heartbeat round trips recorded so far (one per reply the socket actor handled)."""
+    return client._rt.counters.snapshot()[3]
 
 
 def test_every_counter_matches_what_the_server_saw(
@@ -95,7 +100,7 @@ def test_heartbeat_replies_are_not_events_unless_asked_for(
     client.tell(Connect())
     server = connect(network, client, recorder)
     answered: set[str | None] = set()
-    for opted_in in (False, True, False):
+    for turn, opted_in in enumerate((False, True, False), start=1):
         if opted_in:
             client.ask(AddEvents("phoenix", ["heartbeat"]), timeout=WAIT)
         else:
@@ -107,7 +112,9 @@ def test_heartbeat_replies_are_not_events_unless_asked_for(
         )
         answered.add(beat.ref)
         server.reply(beat)
-        wait_armed(client, "socket", "heartbeat", at + 30.0)  # the reply was handled
+        # the reply was handled (its round trip recorded) before the next opt-in or out;
+        # the timer alone cannot tell: it is re-armed at the same time on send and reply
+        eventually(client, lambda n=turn: len(rtts(client)) == n, f"heartbeat reply {turn}")
     client.ask(Disconnect(), timeout=WAIT)  # a marker: events arrive in order
     recorder.wait_for(SocketClosed, timeout=WAIT)
     assert len(recorder.of_type(HeartbeatReply)) == 1
