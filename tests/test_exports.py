@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import subprocess
 import sys
@@ -54,3 +55,21 @@ def test_dir_lists_every_export_and_an_unknown_name_is_an_attribute_error() -> N
     missing = "NoSuchName"
     with pytest.raises(AttributeError, match="no attribute 'NoSuchName'"):
         getattr(phoenix_actors, missing)
+
+
+def test_the_lazy_name_table_matches_the_imports_type_checkers_see() -> None:
+    """``_HOMES`` (runtime) and the ``if TYPE_CHECKING:`` imports (mypy) name the same things."""
+    tree = ast.parse(inspect.getsource(phoenix_actors))
+    block = next(
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+    )
+    imported = {
+        alias.asname or alias.name: node.module
+        for node in block.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert imported == phoenix_actors._HOMES
+    assert set(imported) == set(phoenix_actors.__all__) - {"__version__"}
