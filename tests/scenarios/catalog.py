@@ -65,6 +65,36 @@ def recovered(opens: int = 2, joins: int = 2) -> tuple[Step, ...]:
 
 
 WHOAMI_CURRENT: Final = ("push", A, "whoami", "ok")
+ONE_CLOSE_TWO_JOINS: Final = ((("close",), 1), (JOINED_A, 2))
+"""The counts of a connection lost once: one close, the join and one rejoin."""
+
+
+def reconnected(reason: object, *close: int) -> tuple[Pattern, ...]:
+    """What a lost connection shows, in order: the channel errored with ``reason``, the
+    close (with its code, if given), the reopen, a fresh rejoin, a whoami on the current join_ref.
+    """
+    return (
+        ("channel_error", A, reason),
+        ("close", *close),
+        OPEN,
+        ("join", A, "ok", ANY, "fresh"),
+        WHOAMI_CURRENT,
+    )
+
+
+def server_close_reconnects(code: int, reason: str) -> Scenario:
+    """The server closes the socket with ``code``: the client reconnects and rejoins (1.8)."""
+    return Scenario(
+        name=f"server_close_{code}_reconnects_and_rejoins",
+        steps=(
+            *opened_and_joined(),
+            Fault("close_all", (code, reason)),
+            Wait(("close",)),
+            *recovered(),
+        ),
+        expect=reconnected(TRANSPORT_CLOSED, code),
+        counts=ONE_CLOSE_TWO_JOINS,
+    )
 
 
 def token_whoami(user: str, token: str, transport: str) -> tuple[Pattern, ...]:
@@ -113,52 +143,28 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
             Fault("reset"),
             *recovered(),
         ),
-        expect=(
-            ("channel_error", A, HEARTBEAT_TIMEOUT),
-            ("close", 1000),
-            OPEN,
-            ("join", A, "ok", ANY, "fresh"),
-            WHOAMI_CURRENT,
-        ),
-        counts=((("close",), 1), (JOINED_A, 2)),
+        expect=reconnected(HEARTBEAT_TIMEOUT, 1000),
+        counts=ONE_CLOSE_TWO_JOINS,
     ),
     Scenario(
         name="abort_then_reconnect_and_rejoin",
         steps=(*opened_and_joined(), Fault("abort_all"), Wait(("close",)), *recovered()),
         allow=(Allow("A lost connection also reports a SocketError", "py", (("socket_error",),)),),
-        expect=(
-            ("channel_error", A, TRANSPORT_CLOSED),
-            ("close", 1006),
-            OPEN,
-            ("join", A, "ok", ANY, "fresh"),
-            WHOAMI_CURRENT,
-        ),
-        counts=((("close",), 1), (JOINED_A, 2)),
+        expect=reconnected(TRANSPORT_CLOSED, 1006),
+        counts=ONE_CLOSE_TWO_JOINS,
     ),
     Scenario(
         name="server_restart_then_rejoin_with_fresh_join_ref",
         reconnect=(0.3,),
         steps=(*opened_and_joined(), Server("restart"), Wait(("close",)), *recovered()),
-        expect=(
-            ("channel_error", A, TRANSPORT_CLOSED),
-            ("close", 1012),
-            OPEN,
-            ("join", A, "ok", ANY, "fresh"),
-            WHOAMI_CURRENT,
-        ),
-        counts=((("close",), 1), (JOINED_A, 2)),
+        expect=reconnected(TRANSPORT_CLOSED, 1012),
+        counts=ONE_CLOSE_TWO_JOINS,
     ),
     Scenario(
         name="forced_disconnect_1001_then_rejoin",
         steps=(*opened_and_joined(), Server("disconnect"), Wait(("close",)), *recovered()),
-        expect=(
-            ("channel_error", A, TRANSPORT_CLOSED),
-            ("close", 1001),
-            OPEN,
-            ("join", A, "ok", ANY, "fresh"),
-            WHOAMI_CURRENT,
-        ),
-        counts=((("close",), 1), (JOINED_A, 2)),
+        expect=reconnected(TRANSPORT_CLOSED, 1001),
+        counts=ONE_CLOSE_TWO_JOINS,
     ),
     Scenario(
         name="channel_crash_errors_then_rejoins",
@@ -492,40 +498,8 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         ),
     ),
     # --- Phoenix 1.8 parity ---------------------------------------------------------------
-    Scenario(
-        name="server_close_1000_reconnects_and_rejoins",
-        steps=(
-            *opened_and_joined(),
-            Fault("close_all", (1000, "bye")),
-            Wait(("close",)),
-            *recovered(),
-        ),
-        expect=(
-            ("channel_error", A, TRANSPORT_CLOSED),
-            ("close", 1000),
-            OPEN,
-            ("join", A, "ok", ANY, "fresh"),
-            WHOAMI_CURRENT,
-        ),
-        counts=((("close",), 1), (JOINED_A, 2)),
-    ),
-    Scenario(
-        name="server_close_1001_reconnects_and_rejoins",
-        steps=(
-            *opened_and_joined(),
-            Fault("close_all", (1001, "going away")),
-            Wait(("close",)),
-            *recovered(),
-        ),
-        expect=(
-            ("channel_error", A, TRANSPORT_CLOSED),
-            ("close", 1001),
-            OPEN,
-            ("join", A, "ok", ANY, "fresh"),
-            WHOAMI_CURRENT,
-        ),
-        counts=((("close",), 1), (JOINED_A, 2)),
-    ),
+    server_close_reconnects(1000, "bye"),
+    server_close_reconnects(1001, "going away"),
     Scenario(
         name="join_during_a_failed_handshake_is_sent_once_after_the_reconnect",
         steps=(
@@ -578,13 +552,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
     Scenario(
         name="protocol_error_from_the_server_errors_channels_then_rejoin",
         steps=(*opened_and_joined(), Fault("break_all"), Wait(("close",)), *recovered()),
-        expect=(
-            ("channel_error", A, TRANSPORT_ERROR),
-            ("close",),
-            OPEN,
-            ("join", A, "ok", ANY, "fresh"),
-            WHOAMI_CURRENT,
-        ),
+        expect=reconnected(TRANSPORT_ERROR),
         counts=((("close",), 1), (JOINED_A, 2), (("channel_error",), 1)),
         allow=(
             Allow(PROTOCOL_ERROR_CODE, "js", (("close", 1006),)),
