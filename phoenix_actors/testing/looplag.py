@@ -87,8 +87,12 @@ class LoopWatch:
                 self._callbacks += 1
                 self._longest = max(self._longest, used)
 
+        try:
+            self._probe = asyncio.create_task(self._run_probe())
+        except BaseException:
+            _active.release()  # entered nothing: the next watch may start
+            raise
         asyncio.Handle._run = timed  # type: ignore[assignment,method-assign]  # noqa: SLF001
-        self._probe = asyncio.create_task(self._run_probe())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
