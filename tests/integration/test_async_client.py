@@ -184,11 +184,12 @@ def test_a_flood_never_holds_the_loop(phoenix_server: LoopbackServer) -> None:
     # (the events() drain hands over 32 events a turn, a bridge wake-up a batch)
     assert lag.longest_callback < 0.005, lag
     # the probe's lateness also counts waits for the GIL (the client's and here
-    # the server's threads run Python code) and for a CPU, so its bound is a
-    # regression guard above CPython's switch interval (5 ms)
+    # the server's threads run Python code) and for a CPU shared with whatever
+    # else the machine runs: on 2 cores its p99 is 5-15 ms, and 30-46 ms at busy
+    # times (a 20 ms bound failed 4 runs in 15), so only a stalled loop fails it
     assert lag.samples > 10, lag
     assert lag.p50 < 0.002, lag
-    assert lag.p99 < 0.020, lag
+    assert lag.p99 < 0.100, lag
 
 
 def test_answered_asks_do_not_pile_up_in_the_deadline_heap(
